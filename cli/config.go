@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dealdesk/dealdesk/api"
+	"github.com/dealdesk/dealdesk/providers"
+	"github.com/dealdesk/dealdesk/store"
+)
+
+// Config is every setting of the dealdesk binary. Each subcommand binds the
+// parts it uses.
+type Config struct {
+	DatabaseURL string
+	DBMaxConns  int
+	LogLevel    string
+	LogFormat   string
+	Models      providers.Config
+	HTTP        api.Config
+	CORSOrigins stringList
+}
+
+func (c *Config) bindDatabase(fs *flag.FlagSet) {
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL, as a role without SUPERUSER/BYPASSRLS (make run sets it)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", 20, "maximum database connections in the pool")
+}
+
+func (c *Config) bindLog(fs *flag.FlagSet) {
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
+}
+
+func (c *Config) bindModels(fs *flag.FlagSet) {
+	m := &c.Models
+	fs.StringVar(&m.Provider, "model-provider", providers.ProviderOffline, "chat model provider: offline (built in, no network), openai (any OpenAI-compatible URL) or ollama")
+	fs.StringVar(&m.BaseURL, "model-base-url", "", "provider base URL, e.g. https://api.deepseek.com/v1 or http://localhost:11434")
+	fs.StringVar(&m.APIKey, "model-api-key", "", "provider API key, sent as a bearer token")
+	fs.StringVar(&m.ChatModel, "chat-model", "", "chat model name, e.g. qwen2.5:7b or deepseek-chat")
+	fs.StringVar(&m.EmbedProvider, "embed-provider", "", "embedding provider (default: same as --model-provider)")
+	fs.StringVar(&m.EmbedBaseURL, "embed-base-url", "", "embedding provider URL (default: --model-base-url when the provider is the same)")
+	fs.StringVar(&m.EmbedAPIKey, "embed-api-key", "", "embedding provider key (default: --model-api-key when the provider is the same)")
+	fs.StringVar(&m.EmbedModel, "embed-model", "", "embedding model name, e.g. bge-m3")
+	fs.IntVar(&m.EmbedDim, "embed-dim", providers.DefaultEmbedDim, "embedding dimension; fixed when the database schema is created")
+	fs.IntVar(&m.EmbedBatchSize, "embed-batch-size", providers.DefaultEmbedBatchSize, "texts per embedding request")
+	fs.IntVar(&m.EmbedWorkers, "embed-workers", providers.DefaultEmbedWorkers, "embedding requests in flight at once")
+	fs.DurationVar(&m.Timeout, "model-timeout", providers.DefaultTimeout, "timeout of each model call (for streams: first chunk and gaps between chunks)")
+	fs.DurationVar(&m.StreamTimeout, "model-stream-timeout", providers.DefaultStreamTimeout, "timeout of a whole streamed model call")
+	fs.IntVar(&m.MaxRetries, "model-max-retries", providers.DefaultMaxRetries, "retries of a failed model call (429, 5xx, connection errors); negative disables")
+	fs.DurationVar(&m.RetryBaseDelay, "model-retry-base-delay", providers.DefaultRetryBaseDelay, "first backoff step; doubles per attempt with full jitter")
+	fs.DurationVar(&m.RetryMaxDelay, "model-retry-max-delay", providers.DefaultRetryMaxDelay, "longest wait between attempts, Retry-After included")
+	fs.IntVar(&m.BreakerFailures, "model-breaker-failures", providers.DefaultBreakerFailures, "consecutive failures that open the circuit breaker")
+	fs.DurationVar(&m.BreakerCooldown, "model-breaker-cooldown", providers.DefaultBreakerCooldown, "how long an open breaker rejects calls")
+}
+
+func (c *Config) bindHTTP(fs *flag.FlagSet) {
+	h := &c.HTTP
+	fs.StringVar(&h.Addr, "addr", ":8080", "listen address")
+	fs.StringVar(&h.BodyLimit, "body-limit", "1M", "largest JSON request body (K, M, G suffixes)")
+	fs.Float64Var(&h.RateLimit, "rate-limit", 20, "requests per second allowed per API key")
+	fs.IntVar(&h.RateBurst, "rate-burst", 40, "burst of requests allowed per API key")
+	fs.Var(&c.CORSOrigins, "cors-origins", "comma-separated origins allowed by CORS (empty: CORS off)")
+	fs.DurationVar(&h.RequestTimeout, "request-timeout", 60*time.Second, "longest time a request may take")
+	fs.DurationVar(&h.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on shutdown")
+}
+
+// validate reports every configuration problem at once.
+func (c *Config) validate(needDB, needModels bool) error {
+	var errs []error
+	if needDB {
+		if c.DatabaseURL == "" {
+			errs = append(errs, errors.New("no database: set DEALDESK_DATABASE_URL or --database-url (make run starts a private cluster and sets it)"))
+		} else if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+			errs = append(errs, fmt.Errorf("DEALDESK_DATABASE_URL: %v", err))
+		}
+		if c.DBMaxConns < 1 {
+			errs = append(errs, fmt.Errorf("DEALDESK_DB_MAX_CONNS must be at least 1, got %d", c.DBMaxConns))
+		}
+	}
+	if needModels {
+		if err := c.Models.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("DEALDESK_LOG_LEVEL %q: use debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("DEALDESK_LOG_FORMAT %q: use json or text", c.LogFormat))
+	}
+	if c.HTTP.RateLimit < 0 || c.HTTP.RateBurst < 0 {
+		errs = append(errs, errors.New("DEALDESK_RATE_LIMIT and DEALDESK_RATE_BURST must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func (c *Config) migrateOptions() store.MigrateOptions {
+	dim := c.Models.EmbedDim
+	if dim == 0 {
+		dim = providers.DefaultEmbedDim
+	}
+	return store.MigrateOptions{EmbedDim: dim}
+}
+
+func (c *Config) openDB(ctx context.Context) (*pgxpool.Pool, error) {
+	return store.Open(ctx, store.PoolConfig{URL: c.DatabaseURL, MaxConns: int32(c.DBMaxConns)})
+}

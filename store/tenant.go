@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Beginner is what InTenant needs from a pool: *pgxpool.Pool and pgx.Tx both
+// satisfy it.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+var _ Beginner = (*pgxpool.Pool)(nil)
+
+// InTenant runs fn in a transaction whose row-level security scope is the
+// given tenant: every policy compares rows with app.tenant_id, which is set
+// transaction-locally so that it can never leak to the next user of the
+// pooled connection. The transaction commits when fn returns nil.
+func InTenant(ctx context.Context, db Beginner, tenant uuid.UUID, fn func(pgx.Tx) error) error {
+	if tenant == uuid.Nil {
+		return errors.New("store: tenant scope without a tenant")
+	}
+	return inTx(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, tenant.String()); err != nil {
+			return fmt.Errorf("set tenant scope: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// WithSetting runs fn in a transaction with one extra transaction-local
+// setting, for the few lookups that happen before the tenant is known
+// (finding an API key by its hash, a tenant by its slug). The policies allow
+// exactly those rows for exactly that setting.
+func WithSetting(ctx context.Context, db Beginner, name, value string, fn func(pgx.Tx) error) error {
+	return inTx(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config($1, $2, true)`, name, value); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+		return fn(tx)
+	})
+}
+
+func inTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error) (err error) {
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
