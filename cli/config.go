@@ -50,6 +50,8 @@ func (c *Config) bindModels(fs *flag.FlagSet) {
 	fs.StringVar(&m.EmbedAPIKey, "embed-api-key", "", "embedding provider key (default: --model-api-key when the provider is the same)")
 	fs.StringVar(&m.EmbedModel, "embed-model", "", "embedding model name, e.g. bge-m3")
 	fs.IntVar(&m.EmbedDim, "embed-dim", providers.DefaultEmbedDim, "embedding dimension; fixed when the database schema is created")
+	fs.BoolVar(&m.EmbedRequestDim, "embed-request-dim", false, "send the dimension in OpenAI embedding requests (for models that can shorten their vectors)")
+	fs.BoolVar(&m.LegacyMaxTokens, "model-legacy-max-tokens", false, "send max_tokens instead of max_completion_tokens (older OpenAI-compatible servers)")
 	fs.IntVar(&m.EmbedBatchSize, "embed-batch-size", providers.DefaultEmbedBatchSize, "texts per embedding request")
 	fs.IntVar(&m.EmbedWorkers, "embed-workers", providers.DefaultEmbedWorkers, "embedding requests in flight at once")
 	fs.DurationVar(&m.Timeout, "model-timeout", providers.DefaultTimeout, "timeout of each model call (for streams: first chunk and gaps between chunks)")
