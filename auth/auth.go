@@ -251,43 +251,53 @@ func (s *Service) RevokeKey(ctx context.Context, tenant, id uuid.UUID) (Key, err
 
 // Authenticate resolves a bearer key into its Principal. Unknown keys are
 // ErrUnauthenticated and revoked ones ErrRevoked.
+//
+// It runs on every request, so it costs one round trip: the key-hash setting
+// and the lookup go to the server as one pipelined batch, which PostgreSQL
+// runs as a single implicit transaction (the setting dies with it).
 func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
 	if !strings.HasPrefix(secret, keyPrefix) || len(secret) > 128 {
 		return Principal{}, ErrUnauthenticated
 	}
 	hash := hashKey(secret)
-	var p Principal
-	var revoked *time.Time
-	var lastUsed *time.Time
-	err := store.WithSetting(ctx, s.db, "app.key_hash", hex.EncodeToString(hash), func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
-			SELECT k.id, k.tenant_id, k.name, k.role, k.regions, k.revoked_at, k.last_used_at
-			FROM api_keys k WHERE k.key_hash = $1`, hash).
-			Scan(&p.KeyID, &p.TenantID, &p.KeyName, &p.Role, &p.Regions, &revoked, &lastUsed)
-		if err != nil || revoked != nil {
-			return err
+	var (
+		p        Principal
+		revoked  *time.Time
+		lastUsed *time.Time
+		found    bool
+	)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('app.key_hash', $1, true)`, hex.EncodeToString(hash))
+	b.Queue(`
+		SELECT k.id, k.tenant_id, t.slug, k.name, k.role, k.regions, k.revoked_at, k.last_used_at
+		FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+		WHERE k.key_hash = $1`, hash).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&p.KeyID, &p.TenantID, &p.TenantSlug, &p.KeyName, &p.Role, &p.Regions, &revoked, &lastUsed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
 		}
-		// From here on the transaction acts for the key's tenant.
-		if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, p.TenantID.String()); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT slug FROM tenants WHERE id = $1`, p.TenantID).Scan(&p.TenantSlug); err != nil {
-			return err
-		}
-		// Record use at most once a minute: a write per request would turn
-		// every read into a write.
-		if lastUsed == nil || time.Since(*lastUsed) > time.Minute {
-			_, err = tx.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE id = $1`, p.KeyID)
-		}
+		found = err == nil
 		return err
 	})
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return Principal{}, ErrUnauthenticated
-	case err != nil:
+	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	switch {
+	case !found:
+		return Principal{}, ErrUnauthenticated
 	case revoked != nil:
 		return Principal{}, ErrRevoked
+	}
+	// Record use at most once a minute: a write per request would turn
+	// every read into a write.
+	if lastUsed == nil || time.Since(*lastUsed) > time.Minute {
+		err := store.InTenant(ctx, s.db, p.TenantID, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE id = $1`, p.KeyID)
+			return err
+		})
+		if err != nil {
+			return Principal{}, fmt.Errorf("authenticate: record use: %w", err)
+		}
 	}
 	return p, nil
 }

@@ -59,6 +59,15 @@ func TestAuthenticate(t *testing.T) {
 	if p.TenantID != f.a.ID || p.TenantSlug != "acme" || p.Role != auth.RoleRep || !slices.Equal(p.Regions, []string{"jiangsu", "zhejiang"}) {
 		t.Fatalf("principal = %+v", p)
 	}
+	keys, err := f.svc.ListKeys(ctx, f.a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if (k.ID == f.aRepEastOnly.ID) != (k.LastUsedAt != nil) {
+			t.Errorf("key %s last used %v: only the key that authenticated has a use recorded", k.Name, k.LastUsedAt)
+		}
+	}
 	for _, bad := range []string{"", "ddk_", "Bearer x", f.aKey.Secret + "x", strings.Repeat("a", 500)} {
 		if _, err := f.svc.Authenticate(ctx, bad); !errors.Is(err, auth.ErrUnauthenticated) {
 			t.Errorf("Authenticate(%q) = %v, want ErrUnauthenticated", bad, err)

@@ -78,3 +78,21 @@ func FuzzSentencesLoseNothing(f *testing.F) {
 		}
 	})
 }
+
+var benchText = strings.Repeat("苏州市数据局一网通办平台项目要求信创适配，支持鲲鹏和飞腾服务器。The platform must support 5,000 concurrent cases. ", 20)
+
+func BenchmarkWords(b *testing.B) {
+	Warm()
+	b.SetBytes(int64(len(benchText)))
+	for b.Loop() {
+		Words(benchText)
+	}
+}
+
+func BenchmarkCountTokens(b *testing.B) {
+	Warm()
+	b.SetBytes(int64(len(benchText)))
+	for b.Loop() {
+		CountTokens(benchText)
+	}
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# bench.sh is `make bench`: Go benchmarks for every package, then load tests
+# against a real server on the loopback address. Results go to
+# .bench/<timestamp>/ (and .bench/latest). Expects DEALDESK_DATABASE_URL
+# (make bench sets it). BENCHTIME and LOAD_SECONDS shorten or lengthen runs.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+out=.bench/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$out"
+ln -sfn "$(basename "$out")" .bench/latest
+benchtime=${BENCHTIME:-1s}
+load_seconds=${LOAD_SECONDS:-10}
+
+echo "bench: Go benchmarks (benchtime $benchtime) -> $out/go-bench.txt"
+go test -run '^$' -bench . -benchmem -benchtime "$benchtime" -timeout 60m ./... | tee "$out/go-bench.txt"
+
+echo "bench: load tests against a real server -> $out/load.jsonl"
+go build -o bin/dealdesk ./cmd/dealdesk
+go build -o bin/loadgen ./cmd/loadgen
+key=$(bin/dealdesk demo --log-format text --key-file .data/bench-admin.key 2>/dev/null)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18080)
+DEALDESK_RATE_LIMIT=1000000 DEALDESK_RATE_BURST=1000000 bin/dealdesk serve --addr "127.0.0.1:$port" --log-level warn >"$out/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+	curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+base="http://127.0.0.1:$port"
+load() { bin/loadgen -json "$out/load.jsonl" -d "${load_seconds}s" "$@"; }
+load -name "GET /healthz" -c 32 -url "$base/healthz"
+load -name "GET /v1/me (auth + db)" -c 32 -url "$base/v1/me" -H "Authorization: Bearer $key"
+# Ratio against the same run's baseline: the authenticated path vs the bare one.
+python3 - "$out/load.jsonl" <<'PY' | tee "$out/summary.txt"
+import json, sys
+rows = {r["name"]: r for r in map(json.loads, open(sys.argv[1]))}
+base, auth = rows["GET /healthz"], rows["GET /v1/me (auth + db)"]
+print(f"auth overhead: p50 {auth['p50_ms']:.2f} ms vs {base['p50_ms']:.2f} ms bare; "
+      f"throughput ratio {auth['rps']/base['rps']:.2f}x of bare")
+PY
+echo "bench: results in $out"
