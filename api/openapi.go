@@ -53,10 +53,11 @@ func (s *Server) openAPI() map[string]any {
 			op["parameters"] = ps
 		}
 		if r.request != nil {
-			op["requestBody"] = map[string]any{
-				"required": true,
-				"content":  map[string]any{"application/json": map[string]any{"schema": reflector.ref(reflect.TypeOf(r.request))}},
+			content := map[string]any{"application/json": map[string]any{"schema": reflector.ref(reflect.TypeOf(r.request))}}
+			if r.upload {
+				content["multipart/form-data"] = map[string]any{"schema": uploadSchema}
 			}
+			op["requestBody"] = map[string]any{"required": true, "content": content}
 		}
 		okResp := map[string]any{"description": r.summary}
 		if r.response != nil {
@@ -67,6 +68,12 @@ func (s *Server) openAPI() map[string]any {
 			okResp["content"] = map[string]any{ct: map[string]any{"schema": reflector.ref(reflect.TypeOf(r.response))}}
 		}
 		responses := map[string]any{itoa(r.status()): okResp, "default": problemResp}
+		if r.accepted != nil {
+			responses["202"] = map[string]any{
+				"description": "Accepted: queued as a job",
+				"content":     map[string]any{"application/json": map[string]any{"schema": reflector.ref(reflect.TypeOf(r.accepted))}},
+			}
+		}
 		if !r.public {
 			responses["401"] = problemResp
 			responses["429"] = problemResp
@@ -99,6 +106,21 @@ func (s *Server) openAPI() map[string]any {
 			},
 		},
 	}
+}
+
+// uploadSchema describes a multipart document upload.
+var uploadSchema = map[string]any{
+	"type":     "object",
+	"required": []string{"file"},
+	"properties": map[string]any{
+		"file":     map[string]any{"type": "string", "format": "binary"},
+		"kind":     map[string]any{"type": "string"},
+		"title":    map[string]any{"type": "string"},
+		"region":   map[string]any{"type": "string"},
+		"tags":     map[string]any{"type": "string", "description": "comma-separated"},
+		"source":   map[string]any{"type": "string", "description": "identity for re-ingest; default: the file name"},
+		"metadata": map[string]any{"type": "string", "description": "JSON object with any other metadata"},
+	},
 }
 
 // schemaReflector derives JSON Schemas from Go types via their json tags, so

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
 )
 
 // Problem is an RFC 9457 problem detail. Code is stable and documented in
@@ -57,6 +58,12 @@ var problemCodes = map[string]struct {
 	"body_too_large":         {http.StatusRequestEntityTooLarge, "Request body too large"},
 	"unsupported_media_type": {http.StatusUnsupportedMediaType, "Unsupported media type"},
 	"rate_limited":           {http.StatusTooManyRequests, "Too many requests"},
+	"unsupported_file_type":  {http.StatusUnsupportedMediaType, "Unsupported file type"},
+	"empty_file":             {http.StatusBadRequest, "The file holds no text"},
+	"corrupt_file":           {http.StatusUnprocessableEntity, "The file is corrupt"},
+	"file_too_large":         {http.StatusRequestEntityTooLarge, "The file is too large"},
+	"no_text_layer":          {http.StatusUnprocessableEntity, "The PDF has no text layer"},
+	"invalid_metadata":       {http.StatusBadRequest, "Invalid document metadata"},
 	"internal":               {http.StatusInternalServerError, "Internal error"},
 	"unavailable":            {http.StatusServiceUnavailable, "Service unavailable"},
 	"timeout":                {http.StatusGatewayTimeout, "Request timed out"},
@@ -89,7 +96,7 @@ func toProblem(err error) (p *Problem, internal bool) {
 		return newProblem("unauthenticated", "send a valid API key as 'Authorization: Bearer <key>'"), false
 	case errors.Is(err, auth.ErrInvalid):
 		return newProblem("validation_failed", err.Error()), false
-	case errors.Is(err, auth.ErrNotFound):
+	case errors.Is(err, auth.ErrNotFound), errors.Is(err, knowledge.ErrNotFound):
 		return newProblem("not_found", err.Error()), false
 	case errors.Is(err, auth.ErrConflict):
 		return newProblem("conflict", err.Error()), false

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/store"
 )
@@ -22,6 +23,7 @@ import (
 type Config struct {
 	Addr            string        // listen address, default :8080
 	BodyLimit       string        // JSON body limit, e.g. "1M" (default)
+	UploadLimit     string        // document upload limit, default "32M"
 	RateLimit       float64       // requests per second per API key, default 20
 	RateBurst       int           // burst per API key, default 2x RateLimit
 	CORSOrigins     []string      // allowed origins; empty disables CORS
@@ -37,6 +39,9 @@ func (c *Config) defaults() {
 	}
 	if c.BodyLimit == "" {
 		c.BodyLimit = "1M"
+	}
+	if c.UploadLimit == "" {
+		c.UploadLimit = "32M"
 	}
 	if c.RateLimit <= 0 {
 		c.RateLimit = 20
@@ -57,10 +62,12 @@ func (c *Config) defaults() {
 
 // Deps are the services the handlers use.
 type Deps struct {
-	DB     *pgxpool.Pool
-	Auth   *auth.Service
-	Models *providers.Models
-	Logger *slog.Logger
+	DB        *pgxpool.Pool
+	Auth      *auth.Service
+	Models    *providers.Models
+	Knowledge *knowledge.Store
+	Queue     *knowledge.Queue
+	Logger    *slog.Logger
 }
 
 // Server is the DealDesk HTTP API.
@@ -69,8 +76,10 @@ type Server struct {
 	echo    *echo.Echo
 	db      *pgxpool.Pool
 	auth    *auth.Service
-	models  *providers.Models
-	log     *slog.Logger
+	models    *providers.Models
+	knowledge *knowledge.Store
+	queue     *knowledge.Queue
+	log       *slog.Logger
 	metrics *metrics
 	routes  []route
 }
@@ -78,13 +87,14 @@ type Server struct {
 // New builds the server and registers every route.
 func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.defaults()
-	if deps.DB == nil || deps.Auth == nil || deps.Models == nil {
-		return nil, errors.New("api: DB, Auth and Models are required")
+	if deps.DB == nil || deps.Auth == nil || deps.Models == nil || deps.Knowledge == nil || deps.Queue == nil {
+		return nil, errors.New("api: DB, Auth, Models, Knowledge and Queue are required")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, db: deps.DB, auth: deps.Auth, models: deps.Models, log: deps.Logger, metrics: newMetrics()}
+	s := &Server{cfg: cfg, db: deps.DB, auth: deps.Auth, models: deps.Models, knowledge: deps.Knowledge, queue: deps.Queue,
+		log: deps.Logger, metrics: newMetrics()}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -100,7 +110,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			MaxAge:        600,
 		}))
 	}
-	e.Use(middleware.BodyLimit(cfg.BodyLimit), withTimeout(cfg.RequestTimeout))
+	e.Use(withTimeout(cfg.RequestTimeout))
 
 	perKey := newRateLimiter(cfg.RateLimit, cfg.RateBurst)
 	// Before authentication, limit by client address so that key guessing
@@ -116,7 +126,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
-		var mw []echo.MiddlewareFunc
+		limit := cfg.BodyLimit
+		if r.upload {
+			limit = cfg.UploadLimit
+		}
+		mw := []echo.MiddlewareFunc{middleware.BodyLimit(limit)}
 		if !r.public {
 			mw = append(mw, authenticated...)
 		}
@@ -176,6 +190,8 @@ type route struct {
 	contentType  string
 	okStatus     int
 	query        []queryParam
+	upload       bool // accepts multipart uploads up to UploadLimit
+	accepted     any  // body of a 202 answer, for routes that may queue work
 }
 
 type queryParam struct{ name, typ, description string }

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/store/storetest"
 )
@@ -46,7 +47,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv, err := New(cfg, Deps{DB: db.Pool, Auth: svc, Models: models, Logger: logger})
+	kstore := knowledge.NewStore(db.Pool, models.Embedder, knowledge.StoreOptions{Logger: logger})
+	queue := knowledge.NewQueue(db.Pool, kstore, logger)
+	srv, err := New(cfg, Deps{DB: db.Pool, Auth: svc, Models: models, Knowledge: kstore, Queue: queue, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dealdesk/dealdesk/api"
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/store"
 )
@@ -23,6 +24,7 @@ func serveCommand() boundCommand {
 	cfg.bindLog(c.fs)
 	cfg.bindModels(c.fs)
 	cfg.bindHTTP(c.fs)
+	cfg.bindIngest(c.fs)
 	autoMigrate := c.fs.Bool("auto-migrate", true, "apply pending migrations at start (off: refuse to start until `dealdesk migrate` ran)")
 	c.configFlagsDone()
 	c.run = func(e *env, args []string) error {
@@ -61,11 +63,20 @@ func serveCommand() boundCommand {
 		hc.CORSOrigins = cfg.CORSOrigins
 		hc.Version = Version()
 		hc.Migrate = mopts
-		srv, err := api.New(hc, api.Deps{DB: pool, Auth: auth.NewService(pool), Models: models, Logger: e.log})
+		kstore := knowledge.NewStore(pool, models.Embedder, cfg.knowledgeOptions(e.log))
+		queue := knowledge.NewQueue(pool, kstore, e.log.With("component", "ingest"))
+		srv, err := api.New(hc, api.Deps{DB: pool, Auth: auth.NewService(pool), Models: models, Knowledge: kstore, Queue: queue, Logger: e.log})
 		if err != nil {
 			return err
 		}
-		return srv.Run(e.ctx)
+		workers := make(chan struct{})
+		go func() {
+			defer close(workers)
+			queue.Run(e.ctx, max(1, cfg.IngestWorkers))
+		}()
+		err = srv.Run(e.ctx)
+		<-workers // e.ctx is done: workers finish their current step and stop
+		return err
 	}
 	return c
 }
@@ -241,28 +252,32 @@ func keysCommand() boundCommand {
 // key is kept in a private file so that re-running reuses it instead of
 // piling up keys.
 func demoCommand() boundCommand {
-	c, cfg := newCommand("demo", "", "Create the demo tenant and an admin key (reused across runs), and print the key", nil)
+	c, cfg := newCommand("demo", "", "Create the demo tenant and an admin key (reused across runs), load the demo knowledge base, and print the key", nil)
 	cfg.bindDatabase(c.fs)
 	cfg.bindLog(c.fs)
-	c.fs.IntVar(&cfg.Models.EmbedDim, "embed-dim", providers.DefaultEmbedDim, "embedding dimension the schema is created with")
+	cfg.bindModels(c.fs)
+	cfg.bindIngest(c.fs)
 	c.configFlagsDone()
 	tenant := c.fs.String("tenant", "demo", "demo tenant slug")
 	keyFile := c.fs.String("key-file", ".data/demo-admin.key", "file that keeps the demo admin key between runs (mode 0600)")
+	load := c.fs.Bool("load", true, "load the embedded demo knowledge base (unchanged documents are skipped)")
 	c.run = func(e *env, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("%w: demo takes no arguments", errUsage)
 		}
-		if err := cfg.validate(true, false); err != nil {
+		if err := cfg.validate(true, true); err != nil {
 			return err
 		}
-		pool, err := e.db()
+		k, err := openKnowledge(e, cfg)
 		if err != nil {
 			return err
 		}
-		defer pool.Close()
+		defer k.close()
+		pool := k.pool
 		if _, err := store.Migrate(e.ctx, pool, cfg.migrateOptions()); err != nil {
 			return err
 		}
+		pool.Reset()
 		svc := auth.NewService(pool)
 		t, err := svc.EnsureTenant(e.ctx, *tenant, "Demo tenant (CloudHelm sales team)")
 		if err != nil {
@@ -271,6 +286,16 @@ func demoCommand() boundCommand {
 		key, err := reuseKey(e, svc, t, *keyFile)
 		if err != nil {
 			return err
+		}
+		if *load {
+			files, err := demoFiles()
+			if err != nil {
+				return err
+			}
+			sum := ingestWithProgress(e.ctx, k.store, t.ID, files, cfg.IngestWorkers, e.stderr, e.stderr, true)
+			if sum.Failed > 0 {
+				return fmt.Errorf("%d demo documents failed to load", sum.Failed)
+			}
 		}
 		fmt.Fprintf(e.stderr, "demo tenant %q ready; admin API key (kept in %s):\n", t.Slug, *keyFile)
 		fmt.Fprintln(e.stdout, key)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dealdesk/dealdesk/api"
+	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/store"
 )
@@ -27,6 +28,24 @@ type Config struct {
 	Models      providers.Config
 	HTTP        api.Config
 	CORSOrigins stringList
+
+	ChunkTokens   int
+	ChunkOverlap  int
+	IngestWorkers int
+}
+
+func (c *Config) bindIngest(fs *flag.FlagSet) {
+	fs.IntVar(&c.ChunkTokens, "chunk-tokens", 400, "target chunk size in tokens")
+	fs.IntVar(&c.ChunkOverlap, "chunk-overlap", 60, "tokens of trailing sentences repeated at the start of the next chunk")
+	fs.IntVar(&c.IngestWorkers, "ingest-workers", 2, "files (or queued uploads) ingested at once")
+}
+
+func (c *Config) knowledgeOptions(log *slog.Logger) knowledge.StoreOptions {
+	return knowledge.StoreOptions{
+		Chunker:    knowledge.Chunker{TargetTokens: c.ChunkTokens, OverlapTokens: c.ChunkOverlap},
+		Logger:     log,
+		EmbedBatch: c.Models.EmbedBatchSize,
+	}
 }
 
 func (c *Config) bindDatabase(fs *flag.FlagSet) {
@@ -67,6 +86,7 @@ func (c *Config) bindHTTP(fs *flag.FlagSet) {
 	h := &c.HTTP
 	fs.StringVar(&h.Addr, "addr", ":8080", "listen address")
 	fs.StringVar(&h.BodyLimit, "body-limit", "1M", "largest JSON request body (K, M, G suffixes)")
+	fs.StringVar(&h.UploadLimit, "upload-limit", "32M", "largest document upload")
 	fs.Float64Var(&h.RateLimit, "rate-limit", 20, "requests per second allowed per API key")
 	fs.IntVar(&h.RateBurst, "rate-burst", 40, "burst of requests allowed per API key")
 	fs.Var(&c.CORSOrigins, "cors-origins", "comma-separated origins allowed by CORS (empty: CORS off)")
@@ -99,6 +119,9 @@ func (c *Config) validate(needDB, needModels bool) error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("DEALDESK_LOG_FORMAT %q: use json or text", c.LogFormat))
+	}
+	if c.IngestWorkers < 0 || c.ChunkTokens < 0 {
+		errs = append(errs, errors.New("DEALDESK_INGEST_WORKERS and DEALDESK_CHUNK_TOKENS must not be negative"))
 	}
 	if c.HTTP.RateLimit < 0 || c.HTTP.RateBurst < 0 {
 		errs = append(errs, errors.New("DEALDESK_RATE_LIMIT and DEALDESK_RATE_BURST must not be negative"))

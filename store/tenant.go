@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,29 @@ func InTenant(ctx context.Context, db Beginner, tenant uuid.UUID, fn func(pgx.Tx
 	return inTx(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, tenant.String()); err != nil {
 			return fmt.Errorf("set tenant scope: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// Scope is a caller's view of a tenant: the regions it may see (empty: all)
+// and its role. Rows outside it are invisible to PostgreSQL itself (see the
+// dealdesk_can_see policy function), not only filtered by queries.
+type Scope struct {
+	Tenant  uuid.UUID
+	Regions []string
+	Role    string
+}
+
+// InScope is InTenant narrowed to a caller's regions and role.
+func InScope(ctx context.Context, db Beginner, s Scope, fn func(pgx.Tx) error) error {
+	if s.Role == "" {
+		return errors.New("store: caller scope without a role")
+	}
+	return InTenant(ctx, db, s.Tenant, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('app.role', $1, true), set_config('app.regions', $2, true)`,
+			s.Role, strings.Join(s.Regions, ",")); err != nil {
+			return fmt.Errorf("set caller scope: %w", err)
 		}
 		return fn(tx)
 	})
