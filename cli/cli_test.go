@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,5 +196,42 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "shutting down") {
 		t.Errorf("no shutdown log line:\n%s", errb.String())
+	}
+}
+
+func TestIngestCommand(t *testing.T) {
+	db := storetest.New(t)
+	env := map[string]string{"DEALDESK_DATABASE_URL": db.URL, "DEALDESK_LOG_FORMAT": "text"}
+	if code, _, stderr := run(t, env, "tenants", "create", "acme"); code != 0 {
+		t.Fatal(stderr)
+	}
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("policy/jiangsu.md", "---\nkind: policy\nregion: jiangsu\n---\n# 江苏省数字政府要点\n\n2025年底前完成政务数据共享平台升级。")
+	write("meeting/notes.txt", "王总说要等财政拨款，预计三月到位。")
+	write("tender/broken.pdf", "%PDF-1.4 nope")
+
+	code, out, stderr := run(t, env, "ingest", "--tenant", "acme", "--root", dir, dir)
+	if code != 1 || !strings.Contains(stderr, "1 of 3 files failed") {
+		t.Fatalf("ingest: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, want := range []string{"policy/jiangsu.md", "created v1", "meeting/notes.txt", "FAILED (corrupt_file)", "3 files: 2 created, 0 updated, 0 unchanged, 1 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = run(t, env, "ingest", "--tenant", "acme", "--root", dir, "--bulk", filepath.Join(dir, "policy"), filepath.Join(dir, "meeting", "*.txt"))
+	if code != 0 || !strings.Contains(out, "2 files: 0 created, 0 updated, 2 unchanged") || !strings.Contains(out, "vector index rebuilt") {
+		t.Fatalf("second ingest: exit %d\n%s", code, out)
+	}
+	if code, _, stderr := run(t, env, "ingest", "--tenant", "acme", filepath.Join(dir, "nothing-*.md")); code != 1 || !strings.Contains(stderr, "matches no file") {
+		t.Fatalf("empty pattern: %d %s", code, stderr)
 	}
 }

@@ -63,7 +63,7 @@ func serveCommand() boundCommand {
 		hc.CORSOrigins = cfg.CORSOrigins
 		hc.Version = Version()
 		hc.Migrate = mopts
-		kstore := knowledge.NewStore(pool, models.Embedder, cfg.knowledgeOptions(e.log))
+		kstore := knowledge.NewStore(pool, models.Embedder, cfg.knowledgeOptions(e.log, models.Info))
 		queue := knowledge.NewQueue(pool, kstore, e.log.With("component", "ingest"))
 		srv, err := api.New(hc, api.Deps{DB: pool, Auth: auth.NewService(pool), Models: models, Knowledge: kstore, Queue: queue, Logger: e.log})
 		if err != nil {

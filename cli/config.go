@@ -40,8 +40,9 @@ func (c *Config) bindIngest(fs *flag.FlagSet) {
 	fs.IntVar(&c.IngestWorkers, "ingest-workers", 2, "files (or queued uploads) ingested at once")
 }
 
-func (c *Config) knowledgeOptions(log *slog.Logger) knowledge.StoreOptions {
+func (c *Config) knowledgeOptions(log *slog.Logger, info providers.Info) knowledge.StoreOptions {
 	return knowledge.StoreOptions{
+		EmbedModel: fmt.Sprintf("%s/%s/%d", info.EmbedProvider, info.EmbedModel, info.EmbedDim),
 		Chunker:    knowledge.Chunker{TargetTokens: c.ChunkTokens, OverlapTokens: c.ChunkOverlap},
 		Logger:     log,
 		EmbedBatch: c.Models.EmbedBatchSize,

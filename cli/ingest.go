@@ -28,6 +28,8 @@ func ingestCommand() boundCommand {
 	c.configFlagsDone()
 	tenant := c.fs.String("tenant", "demo", "tenant slug")
 	quiet := c.fs.Bool("quiet", false, "print only the summary")
+	root := c.fs.String("root", ".", "folder that document sources are relative to (their identity for re-ingest)")
+	bulk := c.fs.Bool("bulk", false, "large import: drop the vector index, load, rebuild it (search scans exactly meanwhile)")
 	c.run = func(e *env, args []string) error {
 		if len(args) == 0 {
 			return fmt.Errorf("%w: name at least one file, folder or pattern", errUsage)
@@ -35,7 +37,7 @@ func ingestCommand() boundCommand {
 		if err := cfg.validate(true, true); err != nil {
 			return fmt.Errorf("invalid configuration:\n%w", err)
 		}
-		files, err := knowledge.CollectFiles(args)
+		files, err := knowledge.CollectFiles(*root, args)
 		if err != nil {
 			return err
 		}
@@ -48,7 +50,20 @@ func ingestCommand() boundCommand {
 		if err != nil {
 			return err
 		}
-		sum := ingestWithProgress(e.ctx, k.store, t.ID, files, cfg.IngestWorkers, e.stdout, e.stderr, *quiet)
+		var sum knowledge.Summary
+		load := func() error {
+			sum = ingestWithProgress(e.ctx, k.store, t.ID, files, cfg.IngestWorkers, e.stdout, e.stderr, *quiet)
+			return e.ctx.Err()
+		}
+		if *bulk {
+			rebuild, err := k.store.BulkLoad(e.ctx, load)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "vector index rebuilt in %s\n", rebuild.Round(time.Millisecond))
+		} else if err := load(); err != nil {
+			return err
+		}
 		if sum.Failed > 0 {
 			return fmt.Errorf("%d of %d files failed", sum.Failed, sum.Files)
 		}
@@ -75,7 +90,7 @@ func openKnowledge(e *env, cfg *Config) (knowledgeDeps, error) {
 		pool.Close()
 		return knowledgeDeps{}, err
 	}
-	return knowledgeDeps{pool: pool, store: knowledge.NewStore(pool, models.Embedder, cfg.knowledgeOptions(e.log))}, nil
+	return knowledgeDeps{pool: pool, store: knowledge.NewStore(pool, models.Embedder, cfg.knowledgeOptions(e.log, models.Info))}, nil
 }
 
 // ingestWithProgress ingests files with a progress bar on stderr (when it
@@ -113,8 +128,8 @@ func ingestWithProgress(ctx context.Context, st *knowledge.Store, tenant uuid.UU
 	if s := sum.Duration.Seconds(); s > 0 {
 		rate = float64(sum.Chunks) / s
 	}
-	fmt.Fprintf(stdout, "%d files: %d created, %d updated, %d unchanged, %d failed; %d chunks, %d tokens in %s (%.0f chunks/s)\n",
-		sum.Files, sum.Created, sum.Updated, sum.Unchanged, sum.Failed, sum.Chunks, sum.Tokens, sum.Duration.Round(time.Millisecond), rate)
+	fmt.Fprintf(stdout, "%d files: %d created, %d updated, %d unchanged, %d failed; %d chunks, %d tokens in %s (%.0f chunks/s)%s\n",
+		sum.Files, sum.Created, sum.Updated, sum.Unchanged, sum.Failed, sum.Chunks, sum.Tokens, sum.Duration.Round(time.Millisecond), rate, peakMemory())
 	return sum
 }
 
@@ -134,4 +149,22 @@ func demoFiles() ([]knowledge.File, error) {
 		return nil, err
 	}
 	return knowledge.FilesIn(sub)
+}
+
+// peakMemory reports the process's peak resident memory where Linux tells
+// it (VmHWM), so large imports show that memory stays bounded.
+func peakMemory() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb); err == nil {
+				return fmt.Sprintf("; peak memory %d MB", kb>>10)
+			}
+		}
+	}
+	return ""
 }

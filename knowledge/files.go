@@ -28,15 +28,26 @@ type File struct {
 // CollectFiles expands command-line arguments (files, folders, glob
 // patterns) into the files to ingest, in a stable order. Folders are walked
 // recursively; hidden entries, sidecar files (*.meta.yaml) and README files
-// of the folder tree are skipped.
-func CollectFiles(args []string) ([]File, error) {
+// are skipped. A file's source (its identity for re-ingest) is its path
+// relative to root, so naming a folder or a file inside it later finds the
+// same documents; files outside root keep their absolute path.
+func CollectFiles(root string, args []string) ([]File, error) {
+	rootAbs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
 	var out []File
 	seen := map[string]bool{}
-	add := func(f File, abs string) {
-		if !seen[abs] {
-			seen[abs] = true
-			out = append(out, f)
+	add := func(abs string) {
+		if seen[abs] || skipFile(filepath.Base(abs)) {
+			return
 		}
+		seen[abs] = true
+		source := filepath.ToSlash(abs)
+		if rel, err := filepath.Rel(rootAbs, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			source = filepath.ToSlash(rel)
+		}
+		out = append(out, File{FS: os.DirFS(filepath.Dir(abs)), Path: filepath.Base(abs), Source: source})
 	}
 	for _, arg := range args {
 		matches := []string{arg}
@@ -51,16 +62,16 @@ func CollectFiles(args []string) ([]File, error) {
 			matches = m
 		}
 		for _, p := range matches {
-			info, err := os.Stat(p)
+			abs, err := filepath.Abs(p)
 			if err != nil {
 				return nil, err
 			}
-			abs, _ := filepath.Abs(p)
+			info, err := os.Stat(abs)
+			if err != nil {
+				return nil, err
+			}
 			if !info.IsDir() {
-				if skipFile(filepath.Base(p)) {
-					continue
-				}
-				add(File{FS: os.DirFS(filepath.Dir(abs)), Path: filepath.Base(abs), Source: filepath.Base(abs)}, abs)
+				add(abs)
 				continue
 			}
 			files, err := FilesIn(os.DirFS(abs))
@@ -68,7 +79,7 @@ func CollectFiles(args []string) ([]File, error) {
 				return nil, err
 			}
 			for _, f := range files {
-				add(f, filepath.Join(abs, f.Path))
+				add(filepath.Join(abs, filepath.FromSlash(f.Path)))
 			}
 		}
 	}

@@ -46,6 +46,10 @@ type Store struct {
 	// batch is how many chunks are embedded per call (and between two
 	// progress reports).
 	batch int
+	// fingerprint names how chunks are made and embedded; it is part of
+	// every document hash, so changing the chunker or the embedding model
+	// re-processes documents on their next ingest.
+	fingerprint string
 }
 
 // StoreOptions tunes a Store; zero values take the defaults.
@@ -55,6 +59,8 @@ type StoreOptions struct {
 	Logger  *slog.Logger
 	// EmbedBatch is the number of chunks embedded per call (default 64).
 	EmbedBatch int
+	// EmbedModel identifies the embedder (provider, model, dimension).
+	EmbedModel string
 }
 
 // NewStore returns a Store writing to db and embedding with embedder.
@@ -69,6 +75,8 @@ func NewStore(db *pgxpool.Pool, embedder embeddings.Embedder, opts StoreOptions)
 	if s.batch <= 0 {
 		s.batch = 64
 	}
+	target, overlap, maxTokens := s.chunker.sizes()
+	s.fingerprint = fmt.Sprintf("chunker=%d/%d/%d embed=%s", target, overlap, maxTokens, opts.EmbedModel)
 	return s
 }
 
@@ -130,7 +138,7 @@ func (s *Store) Ingest(ctx context.Context, tenant uuid.UUID, in Input, progress
 	if err != nil {
 		return Result{}, err
 	}
-	hash := documentHash(parsed, meta)
+	hash := documentHash(parsed, meta, s.fingerprint)
 	res := Result{Source: meta.Source, Title: meta.Title, Kind: meta.Kind, Warnings: parsed.Warnings}
 
 	existing, err := s.lookup(ctx, tenant, meta.Source)
@@ -193,11 +201,12 @@ func (s *Store) Validate(ctx context.Context, in Input) (*Parsed, Metadata, erro
 	return parsed, meta, nil
 }
 
-// documentHash identifies what a document says and how it is described:
-// re-ingesting the same file with a new region is a new version too.
-func documentHash(p *Parsed, m Metadata) string {
+// documentHash identifies what a document says, how it is described (the
+// same file with a new region is a new version too) and how it is indexed.
+func documentHash(p *Parsed, m Metadata, fingerprint string) string {
 	h := sha256.New()
 	h.Write([]byte(p.ContentHash()))
+	h.Write([]byte(fingerprint))
 	b, err := json.Marshal(m)
 	if err != nil {
 		fmt.Fprintf(h, "%+v", m)
@@ -254,16 +263,10 @@ func (s *Store) prepare(ctx context.Context, title string, chunks []Chunk, progr
 		texts[i] = c.Contextual(title)
 	}
 	rows := make([]chunkRow, len(chunks))
-	// Segmentation runs beside embedding: both are CPU work on the
-	// offline provider, and remote embedders leave the CPU idle.
+	// Segment on every core first: the offline embedder then finds each
+	// chunk's words in lang's cache instead of segmenting it again.
 	var wg sync.WaitGroup
-	segment := func(from, to int) {
-		defer wg.Done()
-		for i := from; i < to; i++ {
-			rows[i].lexText = lang.SegmentedText(texts[i])
-		}
-	}
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(texts)/32))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(texts)/16))
 	per := (len(texts) + workers - 1) / workers
 	for w := 0; w < workers; w++ {
 		from, to := w*per, min(len(texts), (w+1)*per)
@@ -271,8 +274,14 @@ func (s *Store) prepare(ctx context.Context, title string, chunks []Chunk, progr
 			break
 		}
 		wg.Add(1)
-		go segment(from, to)
+		go func() {
+			defer wg.Done()
+			for i := from; i < to; i++ {
+				rows[i].lexText = lang.SegmentedText(texts[i])
+			}
+		}()
 	}
+	wg.Wait()
 	progress("embedding", 0, len(chunks))
 	var embedErr error
 	for from := 0; from < len(texts); from += s.batch {
@@ -291,7 +300,6 @@ func (s *Store) prepare(ctx context.Context, title string, chunks []Chunk, progr
 		}
 		progress("embedding", to, len(chunks))
 	}
-	wg.Wait()
 	return rows, embedErr
 }
 

@@ -368,18 +368,26 @@ func TestCollectFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files, err := knowledge.CollectFiles([]string{filepath.Join(dir, "a"), filepath.Join(dir, "b", "*.csv"), filepath.Join(dir, "a", "x.md")})
+	files, err := knowledge.CollectFiles(dir, []string{filepath.Join(dir, "a"), filepath.Join(dir, "b", "*.csv"), filepath.Join(dir, "a", "x.md")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sources []string
 	for _, f := range files {
 		sources = append(sources, f.Source)
+		if _, err := fs.ReadFile(f.FS, f.Path); err != nil {
+			t.Errorf("%s: %v", f.Source, err)
+		}
 	}
-	if strings.Join(sources, ",") != "x.md,y.txt,z.csv" {
+	if strings.Join(sources, ",") != "a/x.md,a/y.txt,b/z.csv" {
 		t.Fatalf("sources = %v", sources)
 	}
-	if _, err := knowledge.CollectFiles([]string{filepath.Join(dir, "nope", "*.md")}); err == nil {
+	// Outside the root, sources are absolute.
+	files, _ = knowledge.CollectFiles(filepath.Join(dir, "b"), []string{filepath.Join(dir, "a", "x.md")})
+	if len(files) != 1 || files[0].Source != filepath.ToSlash(filepath.Join(dir, "a", "x.md")) {
+		t.Fatalf("outside root: %+v", files)
+	}
+	if _, err := knowledge.CollectFiles(dir, []string{filepath.Join(dir, "nope", "*.md")}); err == nil {
 		t.Fatal("a pattern matching nothing must be an error")
 	}
 }
@@ -432,4 +440,21 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestChangingTheIndexingReprocesses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	in := knowledge.Input{Name: "a.md", Data: []byte(tenderMD)}
+	if _, err := e.store.Ingest(ctx, e.tenant, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	other := knowledge.NewStore(e.db.Pool, providers.NewOfflineEmbedder(storetest.EmbedDim), knowledge.StoreOptions{
+		Chunker: knowledge.Chunker{TargetTokens: 60, OverlapTokens: 10}, EmbedModel: "offline/v2/384",
+	})
+	r, err := other.Ingest(ctx, e.tenant, in, nil)
+	if err != nil || r.Outcome != knowledge.Updated {
+		t.Fatalf("new chunker and embedder: %+v %v", r, err)
+	}
 }

@@ -2,8 +2,10 @@ package lang
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -96,3 +98,48 @@ func BenchmarkCountTokens(b *testing.B) {
 		CountTokens(benchText)
 	}
 }
+
+func TestLongRunsAreFastAndCountedClosely(t *testing.T) {
+	run := strings.Repeat("政务数据共享平台建设方案要求", 1200) // 16,800 letters, no punctuation
+	start := time.Now()
+	n := CountTokens(run)
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("counting a long run took %s", d)
+	}
+	// Compare with pieces that are cut at punctuation instead.
+	exact := 0
+	for range 1200 {
+		exact += CountTokens("政务数据共享平台建设方案要求")
+	}
+	if diff := n - exact; diff < -len(run)/maxRun || diff > len(run)/maxRun {
+		t.Errorf("long run counted %d tokens, pieces %d", n, exact)
+	}
+	if got := DecodeTokens(Tokens(run)); got != run {
+		t.Error("tokens of a long run do not decode to it")
+	}
+}
+
+func TestWordsCacheReturnsTheSameWords(t *testing.T) {
+	text := strings.Repeat("苏州市数据局一网通办平台 supports Kunpeng. ", 5)
+	first := Words(text)
+	second := Words(text)
+	if !slices.Equal(first, words(text)) || !slices.Equal(second, first) {
+		t.Fatalf("cached words differ: %q vs %q", second, first)
+	}
+	c := newWordCache()
+	for i := range 10000 {
+		c.put(strings.Repeat("x", 64)+itoa(i), []string{itoa(i)})
+	}
+	total := 0
+	for i := range c.shards {
+		total += len(c.shards[i].m)
+	}
+	if total > len(c.shards)*entriesPerShard {
+		t.Fatalf("cache grew to %d entries", total)
+	}
+	if w, ok := c.get(strings.Repeat("x", 64) + "9999"); !ok || w[0] != "9999" {
+		t.Fatal("newest entry evicted")
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

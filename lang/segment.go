@@ -34,14 +34,31 @@ var segmenter = sync.OnceValue(func() *gse.Segmenter {
 // first use, so that the first request does not pay for it.
 func Warm() {
 	segmenter()
-	mustEncoder()
+	mustFast()
 }
 
 // Words splits text into lower-cased words for indexing and matching. Chinese
 // runs are segmented with a dictionary (search mode, so compounds also yield
 // their parts); Latin words and numbers are kept whole; punctuation and
 // spaces are dropped.
+//
+// Results for recent texts are memoised: ingestion segments each chunk for
+// the lexical index and the offline embedder segments it again, and search
+// does the same with each query. The returned slice is shared; callers must
+// not modify it.
 func Words(text string) []string {
+	if len(text) < minCached || len(text) > maxCached {
+		return words(text)
+	}
+	if w, ok := recent.get(text); ok {
+		return w
+	}
+	w := words(text)
+	recent.put(text, w)
+	return w
+}
+
+func words(text string) []string {
 	out := make([]string, 0, len(text)/3)
 	forEachRun(text, func(run string, cjk bool) {
 		if !cjk {

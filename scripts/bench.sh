@@ -39,4 +39,27 @@ base, auth = rows["GET /healthz"], rows["GET /v1/me (auth + db)"]
 print(f"auth overhead: p50 {auth['p50_ms']:.2f} ms vs {base['p50_ms']:.2f} ms bare; "
       f"throughput ratio {auth['rps']/base['rps']:.2f}x of bare")
 PY
-echo "bench: results in $out"
+
+# Peak memory of a large import: a generated folder (INGEST_MB, default
+# 200 MB) ingested with --bulk into a throw-away database.
+ingest_mb=${INGEST_MB:-200}
+if ((ingest_mb > 0)); then
+	corpus=$(mktemp -d)
+	benchdb=dealdesk_bench_$$
+	base=${DEALDESK_DATABASE_URL%%\?*}
+	bench_url="${base%/*}/$benchdb?sslmode=disable"
+	cleanup_memory() {
+		rm -rf "$corpus"
+		psql -q "$DEALDESK_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS $benchdb WITH (FORCE)" >/dev/null 2>&1 || true
+	}
+	trap 'cleanup_memory; kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+	go run ./cmd/gencorpus -dir "$corpus" -mb "$ingest_mb"
+	psql -q "$DEALDESK_TEST_DATABASE_URL" -c "CREATE DATABASE $benchdb TEMPLATE dealdesk_template"
+	DEALDESK_DATABASE_URL=$bench_url bin/dealdesk migrate --log-format text >/dev/null
+	DEALDESK_DATABASE_URL=$bench_url bin/dealdesk tenants create bench --log-format text >/dev/null
+	echo "bench: ingesting $ingest_mb MB with --bulk -> $out/ingest-memory.txt"
+	DEALDESK_DATABASE_URL=$bench_url bin/dealdesk ingest --log-format text --tenant bench --bulk --quiet --root "$corpus" "$corpus" |
+		tee "$out/ingest-memory.txt"
+	cleanup_memory
+fi
+echo "bench: done; results in $out"

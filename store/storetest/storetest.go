@@ -43,28 +43,43 @@ type DB struct {
 // New creates a migrated private database for t and drops it at cleanup.
 func New(t testing.TB) *DB {
 	t.Helper()
+	db, drop, err := Create(sanitize(t.Name()))
+	if err != nil {
+		t.Fatalf("storetest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Errorf("storetest: %v", err)
+		}
+	})
+	return db
+}
+
+// Create makes a migrated private database named after label, for fixtures
+// shared by a whole test binary (TestMain). Call drop when done.
+func Create(label string) (db *DB, drop func() error, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	admin := os.Getenv(EnvURL)
 	if admin == "" {
-		t.Fatalf("%s is not set: run `make test`, or start a cluster with `scripts/pg.sh up` and `eval \"$(scripts/pg.sh env)\"`", EnvURL)
+		return nil, nil, fmt.Errorf("%s is not set: run `make test`, or start a cluster with `scripts/pg.sh up` and `eval \"$(scripts/pg.sh env)\"`", EnvURL)
 	}
-	name := "t_" + sanitize(t.Name()) + "_" + randomSuffix()
+	name := "t_" + sanitize(label) + "_" + randomSuffix()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("storetest: connect %s: %v", EnvURL, err)
+		return nil, nil, fmt.Errorf("connect %s: %w", EnvURL, err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, pgx.Identifier{name}.Sanitize(), Template)); err != nil {
-		t.Fatalf("storetest: create database from %s: %v", Template, err)
+		return nil, nil, fmt.Errorf("create database from %s: %w", Template, err)
 	}
 	u, err := url.Parse(admin)
 	if err != nil {
-		t.Fatalf("storetest: %s: %v", EnvURL, err)
+		return nil, nil, fmt.Errorf("%s: %w", EnvURL, err)
 	}
 	u.Path = "/" + name
-	db := &DB{URL: u.String(), Name: name}
-	t.Cleanup(func() {
+	db = &DB{URL: u.String(), Name: name}
+	drop = func() error {
 		if db.Pool != nil {
 			db.Pool.Close()
 		}
@@ -72,25 +87,26 @@ func New(t testing.TB) *DB {
 		defer cancel()
 		c, err := pgx.Connect(ctx, admin)
 		if err != nil {
-			t.Errorf("storetest: drop %s: %v", name, err)
-			return
+			return fmt.Errorf("drop %s: %w", name, err)
 		}
 		defer c.Close(ctx)
 		if _, err := c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, pgx.Identifier{name}.Sanitize())); err != nil {
-			t.Errorf("storetest: drop %s: %v", name, err)
+			return fmt.Errorf("drop %s: %w", name, err)
 		}
-	})
-	db.Pool, err = store.Open(ctx, store.PoolConfig{URL: db.URL})
-	if err != nil {
-		t.Fatalf("storetest: %v", err)
+		return nil
 	}
-	if _, err := store.Migrate(ctx, db.Pool, store.MigrateOptions{EmbedDim: EmbedDim}); err != nil {
-		t.Fatalf("storetest: migrate: %v", err)
+	db.Pool, err = store.Open(ctx, store.PoolConfig{URL: db.URL})
+	if err == nil {
+		_, err = store.Migrate(ctx, db.Pool, store.MigrateOptions{EmbedDim: EmbedDim})
+	}
+	if err != nil {
+		_ = drop()
+		return nil, nil, err
 	}
 	// Reconnect so that every pooled connection sees the vector types the
 	// migration may just have created.
 	db.Pool.Reset()
-	return db
+	return db, drop, nil
 }
 
 var unsafe = regexp.MustCompile(`[^a-z0-9]+`)
