@@ -72,16 +72,16 @@ type Deps struct {
 
 // Server is the DealDesk HTTP API.
 type Server struct {
-	cfg     Config
-	echo    *echo.Echo
-	db      *pgxpool.Pool
-	auth    *auth.Service
+	cfg       Config
+	echo      *echo.Echo
+	db        *pgxpool.Pool
+	auth      *auth.Service
 	models    *providers.Models
 	knowledge *knowledge.Store
 	queue     *knowledge.Queue
 	log       *slog.Logger
-	metrics *metrics
-	routes  []route
+	metrics   *metrics
+	routes    []route
 }
 
 // New builds the server and registers every route.

@@ -77,7 +77,9 @@ func FuzzMatchesTiktoken(f *testing.F) {
 	})
 }
 
-func isValidUTF8(s string) bool { return !strings.ContainsRune(s, '\uFFFD') && strings.ToValidUTF8(s, "") == s }
+func isValidUTF8(s string) bool {
+	return !strings.ContainsRune(s, '\uFFFD') && strings.ToValidUTF8(s, "") == s
+}
 
 func BenchmarkTokenizers(b *testing.B) {
 	text := strings.Repeat("苏州市数据局一网通办平台项目要求信创适配，支持鲲鹏和飞腾服务器。The platform must support 5,000 concurrent cases. ", 20)
