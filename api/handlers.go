@@ -156,6 +156,8 @@ func bindJSON(c echo.Context, v any) error {
 			return newProblem("body_too_large", "the request body exceeds the server's limit")
 		case errors.Is(err, io.EOF):
 			return newProblem("invalid_json", "the request body is empty; send a JSON object")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return newProblem("invalid_json", "the JSON body ends too early")
 		case errors.As(err, &syn):
 			return problemf("invalid_json", "malformed JSON at byte %d: %v", syn.Offset, err)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -167,8 +169,8 @@ func bindJSON(c echo.Context, v any) error {
 			p := problemf("validation_failed", "field %q must be %s", typ.Field, typ.Type)
 			p.Errors = []FieldError{{Field: typ.Field, Message: fmt.Sprintf("must be %s", typ.Type)}}
 			return p
-		default:
-			return problemf("invalid_json", "%v", err)
+		default: // well-formed JSON with a value a field rejects (a bad UUID, date...)
+			return problemf("validation_failed", "%v", err)
 		}
 	}
 	if dec.More() {

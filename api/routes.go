@@ -44,6 +44,10 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/v1/ingest-jobs/:id", tag: "knowledge", summary: "Progress and result of an upload",
 			handler: s.getIngestJob, response: knowledge.Job{}},
 
+		{method: http.MethodPost, path: "/v1/search", tag: "knowledge", summary: "Hybrid search over the knowledge the key may see",
+			description: "Vector (HNSW, cosine) and lexical (segmented tsvector) search fused by reciprocal rank fusion. Filters and the key's regions and role are applied inside the database, so filtered searches still return k hits and nothing outside the key's scope can appear.",
+			handler:     s.searchKnowledge, request: searchRequest{}, response: searchResponse{}},
+
 		{method: http.MethodPost, path: "/v1/keys", tag: "admin", roles: admin, summary: "Create an API key (the key is shown once)",
 			handler: s.createKey, request: createKeyRequest{}, response: createKeyResponse{}, okStatus: http.StatusCreated},
 		{method: http.MethodGet, path: "/v1/keys", tag: "admin", roles: admin, summary: "List the tenant's API keys",

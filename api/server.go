@@ -16,6 +16,7 @@ import (
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
+	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/store"
 )
 
@@ -67,6 +68,7 @@ type Deps struct {
 	Models    *providers.Models
 	Knowledge *knowledge.Store
 	Queue     *knowledge.Queue
+	Searcher  *retrieval.Searcher
 	Logger    *slog.Logger
 }
 
@@ -79,6 +81,7 @@ type Server struct {
 	models    *providers.Models
 	knowledge *knowledge.Store
 	queue     *knowledge.Queue
+	search    *retrieval.Searcher
 	log       *slog.Logger
 	metrics   *metrics
 	routes    []route
@@ -87,13 +90,13 @@ type Server struct {
 // New builds the server and registers every route.
 func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.defaults()
-	if deps.DB == nil || deps.Auth == nil || deps.Models == nil || deps.Knowledge == nil || deps.Queue == nil {
-		return nil, errors.New("api: DB, Auth, Models, Knowledge and Queue are required")
+	if deps.DB == nil || deps.Auth == nil || deps.Models == nil || deps.Knowledge == nil || deps.Queue == nil || deps.Searcher == nil {
+		return nil, errors.New("api: DB, Auth, Models, Knowledge, Queue and Searcher are required")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, db: deps.DB, auth: deps.Auth, models: deps.Models, knowledge: deps.Knowledge, queue: deps.Queue,
+	s := &Server{cfg: cfg, db: deps.DB, auth: deps.Auth, models: deps.Models, knowledge: deps.Knowledge, queue: deps.Queue, search: deps.Searcher,
 		log: deps.Logger, metrics: newMetrics()}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

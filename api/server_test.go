@@ -18,6 +18,7 @@ import (
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
+	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/store/storetest"
 )
 
@@ -49,7 +50,8 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	}
 	kstore := knowledge.NewStore(db.Pool, models.Embedder, knowledge.StoreOptions{Logger: logger})
 	queue := knowledge.NewQueue(db.Pool, kstore, logger)
-	srv, err := New(cfg, Deps{DB: db.Pool, Auth: svc, Models: models, Knowledge: kstore, Queue: queue, Logger: logger})
+	searcher := retrieval.NewSearcher(db.Pool, models.Embedder, retrieval.Config{})
+	srv, err := New(cfg, Deps{DB: db.Pool, Auth: svc, Models: models, Knowledge: kstore, Queue: queue, Searcher: searcher, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

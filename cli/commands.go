@@ -14,7 +14,9 @@ import (
 	"github.com/dealdesk/dealdesk/api"
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/lang"
 	"github.com/dealdesk/dealdesk/providers"
+	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/store"
 )
 
@@ -25,6 +27,7 @@ func serveCommand() boundCommand {
 	cfg.bindModels(c.fs)
 	cfg.bindHTTP(c.fs)
 	cfg.bindIngest(c.fs)
+	cfg.bindRetrieval(c.fs)
 	autoMigrate := c.fs.Bool("auto-migrate", true, "apply pending migrations at start (off: refuse to start until `dealdesk migrate` ran)")
 	c.configFlagsDone()
 	c.run = func(e *env, args []string) error {
@@ -59,13 +62,16 @@ func serveCommand() boundCommand {
 		if err != nil {
 			return err
 		}
+		lang.Warm() // load the segmentation dictionary now, not on the first request
 		hc := cfg.HTTP
 		hc.CORSOrigins = cfg.CORSOrigins
 		hc.Version = Version()
 		hc.Migrate = mopts
 		kstore := knowledge.NewStore(pool, models.Embedder, cfg.knowledgeOptions(e.log, models.Info))
 		queue := knowledge.NewQueue(pool, kstore, e.log.With("component", "ingest"))
-		srv, err := api.New(hc, api.Deps{DB: pool, Auth: auth.NewService(pool), Models: models, Knowledge: kstore, Queue: queue, Logger: e.log})
+		searcher := retrieval.NewSearcher(pool, models.Embedder, cfg.Retrieval)
+		srv, err := api.New(hc, api.Deps{DB: pool, Auth: auth.NewService(pool), Models: models, Knowledge: kstore, Queue: queue,
+			Searcher: searcher, Logger: e.log})
 		if err != nil {
 			return err
 		}

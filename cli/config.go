@@ -15,6 +15,7 @@ import (
 	"github.com/dealdesk/dealdesk/api"
 	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
+	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/store"
 )
 
@@ -29,6 +30,8 @@ type Config struct {
 	HTTP        api.Config
 	CORSOrigins stringList
 
+	Retrieval retrieval.Config
+
 	ChunkTokens   int
 	ChunkOverlap  int
 	IngestWorkers int
@@ -38,6 +41,14 @@ func (c *Config) bindIngest(fs *flag.FlagSet) {
 	fs.IntVar(&c.ChunkTokens, "chunk-tokens", 400, "target chunk size in tokens")
 	fs.IntVar(&c.ChunkOverlap, "chunk-overlap", 60, "tokens of trailing sentences repeated at the start of the next chunk")
 	fs.IntVar(&c.IngestWorkers, "ingest-workers", 2, "files (or queued uploads) ingested at once")
+}
+
+func (c *Config) bindRetrieval(fs *flag.FlagSet) {
+	r := &c.Retrieval
+	fs.IntVar(&r.EfSearch, "hnsw-ef-search", 80, "HNSW candidate list per vector search (recall against speed)")
+	fs.IntVar(&r.Candidates, "search-candidates", 50, "hits each search arm contributes to fusion")
+	fs.Float64Var(&r.RRFK, "rrf-k", 60, "k of reciprocal rank fusion, 1/(k+rank)")
+	fs.IntVar(&r.MaxScanTuples, "hnsw-max-scan-tuples", 20000, "bound of pgvector's iterative scan for filtered searches")
 }
 
 func (c *Config) knowledgeOptions(log *slog.Logger, info providers.Info) knowledge.StoreOptions {

@@ -32,6 +32,9 @@ type Source struct {
 // the overlap repeated); a hit that does not fit is skipped in favour of
 // smaller ones further down. Sources are labelled S1.. in rank order.
 func Pack(hits []Hit, budget int) []Source {
+	if budget <= 0 {
+		return []Source{}
+	}
 	type group struct {
 		src  Source
 		ords []int

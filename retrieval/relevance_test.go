@@ -304,3 +304,21 @@ func baselineMetrics(t *testing.T, d *demo, queries []labelled) *metrics {
 	m.finish()
 	return m
 }
+
+// BenchmarkSearchDemo is the in-process cost of one hybrid search over the
+// demo knowledge base; make bench compares it with POST /v1/search on the
+// same data to measure the HTTP overhead.
+func BenchmarkSearchDemo(b *testing.B) {
+	d := demoCorpus(b)
+	queries := loadRelevance(b)
+	ctx := context.Background()
+	scope := store.Scope{Tenant: d.tenant, Role: "admin"}
+	i := 0
+	for b.Loop() {
+		q := queries[i%len(queries)]
+		i++
+		if _, err := d.s.Search(ctx, retrieval.Query{Text: q.Query, Scope: scope, K: 10}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

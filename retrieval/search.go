@@ -312,19 +312,43 @@ func (s *Searcher) vectorArm(ctx context.Context, tx pgx.Tx, vec pgvector.Vector
 	})
 }
 
+// lexicalCap bounds how many matching chunks the OR form of a lexical
+// query ranks. PostgreSQL ranks every match before it can sort, so a query
+// of common words over a million chunks would otherwise rank most of them.
+const lexicalCap = 1000
+
+// lexicalArm ranks chunks by ts_rank_cd. It first asks for chunks with all
+// the query words (AND: selective, cheap, and the best lexical matches);
+// when that finds fewer than n it asks for chunks with any of them (OR),
+// ranking at most lexicalCap of those.
 func lexicalArm(ctx context.Context, tx pgx.Tx, words []string, f Filters, n int) ([]ranked, error) {
+	all, err := lexicalQuery(ctx, tx, words, " & ", f, n, 0)
+	if err != nil || len(all) >= n || len(words) == 1 {
+		return all, err
+	}
+	return lexicalQuery(ctx, tx, words, " | ", f, n, lexicalCap)
+}
+
+func lexicalQuery(ctx context.Context, tx pgx.Tx, words []string, op string, f Filters, n, limit int) ([]ranked, error) {
+	// Each word is quoted as a lexeme so that no query text is parsed as
+	// tsquery syntax. The query is a plain parameter, so the planner can
+	// use the GIN index.
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = "'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(w) + "'"
+	}
 	where, args := filterSQL(f, 3)
-	// Any query word may match (OR); ts_rank_cd rewards chunks that match
-	// more of them, and closer together. Each word is quoted as a lexeme so
-	// that no query text is parsed as tsquery syntax.
-	rows, err := tx.Query(ctx, `
-		WITH q AS (
-			SELECT to_tsquery('`+knowledge.TextSearchConfig+`',
-				array_to_string(ARRAY(SELECT quote_literal(w) FROM unnest($1::text[]) w), ' | ')) AS q
-		)
-		SELECT id, ts_rank_cd(lex, q.q, 1) AS rank FROM chunks, q
-		WHERE lex @@ q.q AND `+where+`
-		ORDER BY rank DESC, id LIMIT $2`, append([]any{words, n}, args...)...)
+	tsq := "to_tsquery('" + knowledge.TextSearchConfig + "', $1)"
+	candidates := "chunks"
+	if limit > 0 {
+		// The filters go inside the capped candidate set.
+		candidates = fmt.Sprintf("(SELECT id, lex FROM chunks WHERE lex @@ %s AND %s LIMIT %d)", tsq, where, limit)
+		where = "true"
+	}
+	// ts_rank_cd rewards more of the words, closer together.
+	rows, err := tx.Query(ctx, `SELECT c.id, ts_rank_cd(c.lex, `+tsq+`, 1) AS rank FROM `+candidates+` c
+		WHERE c.lex @@ `+tsq+` AND `+where+`
+		ORDER BY rank DESC, c.id LIMIT $2`, append([]any{strings.Join(quoted, op), n}, args...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,7 @@ type result struct {
 	Statuses    map[string]int `json:"statuses"`
 	Seconds     float64        `json:"seconds"`
 	RPS         float64        `json:"rps"`
+	MeanMs      float64        `json:"mean_ms"`
 	P50ms       float64        `json:"p50_ms"`
 	P90ms       float64        `json:"p90_ms"`
 	P99ms       float64        `json:"p99_ms"`
@@ -47,6 +49,7 @@ func main() {
 	url := flag.String("url", "", "target URL (required)")
 	method := flag.String("method", "GET", "HTTP method")
 	body := flag.String("body", "", "request body")
+	bodies := flag.String("bodies", "", "file with one request body per line, sent in turn (overrides -body)")
 	conc := flag.Int("c", 8, "concurrent clients")
 	n := flag.Int("n", 0, "total requests (0: run for -d)")
 	d := flag.Duration("d", 10*time.Second, "duration when -n is 0; also the hard limit")
@@ -59,8 +62,19 @@ func main() {
 		os.Exit(2)
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *conc * 2}}
+	payloads := []string{*body}
+	if *bodies != "" {
+		b, err := os.ReadFile(*bodies)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		payloads = strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	var turn atomic.Int64
 	do := func(ctx context.Context) (int, error) {
-		req, err := http.NewRequestWithContext(ctx, *method, *url, bytes.NewBufferString(*body))
+		payload := payloads[int(turn.Add(1))%len(payloads)]
+		req, err := http.NewRequestWithContext(ctx, *method, *url, bytes.NewBufferString(payload))
 		if err != nil {
 			return 0, err
 		}
@@ -133,13 +147,21 @@ func main() {
 		i := int(p * float64(len(latencies)-1))
 		return float64(latencies[i].Microseconds()) / 1000
 	}
-	r := result{
+	var sum time.Duration
+	for _, l := range latencies {
+		sum += l
+	}
+	mean := 0.0
+	if len(latencies) > 0 {
+		mean = float64(sum.Microseconds()) / 1000 / float64(len(latencies))
+	}
+	r := result{MeanMs: mean,
 		Name: *name, URL: *url, Concurrency: *conc, Requests: len(latencies), Errors: errs, Statuses: statuses,
 		Seconds: elapsed.Seconds(), RPS: float64(len(latencies)) / elapsed.Seconds(),
 		P50ms: pct(0.50), P90ms: pct(0.90), P99ms: pct(0.99), MaxMs: pct(1),
 	}
-	fmt.Printf("%-28s c=%-3d n=%-7d err=%-4d %8.0f req/s  p50 %7.2f ms  p90 %7.2f ms  p99 %7.2f ms  statuses %v\n",
-		r.Name, r.Concurrency, r.Requests, r.Errors, r.RPS, r.P50ms, r.P90ms, r.P99ms, r.Statuses)
+	fmt.Printf("%-28s c=%-3d n=%-7d err=%-4d %8.0f req/s  mean %7.2f ms  p50 %7.2f ms  p90 %7.2f ms  p99 %7.2f ms  statuses %v\n",
+		r.Name, r.Concurrency, r.Requests, r.Errors, r.RPS, r.MeanMs, r.P50ms, r.P90ms, r.P99ms, r.Statuses)
 	if *out != "" {
 		f, err := os.OpenFile(*out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 		if err != nil {

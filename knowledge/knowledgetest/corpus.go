@@ -39,13 +39,7 @@ func SyntheticCorpus(docs, chunksPerDoc int, seed uint64) fstest.MapFS {
 			kinds[d%len(kinds)], d, regions[d%len(regions)], d)
 		for s := range chunksPerDoc {
 			fmt.Fprintf(&b, "## 第%d节 Section %d\n\n", s+1, s+1)
-			for range 9 {
-				pool := zhSentences
-				if r.IntN(3) == 0 {
-					pool = enSentences
-				}
-				fmt.Fprintf(&b, pool[r.IntN(len(pool))]+" ", r.IntN(9000)+10)
-			}
+			b.WriteString(Passage(r, 9))
 			b.WriteString("\n\n")
 		}
 		fsys[fmt.Sprintf("%s/doc-%05d.md", kinds[d%len(kinds)], d)] = &fstest.MapFile{Data: []byte(b.String())}
@@ -74,4 +68,17 @@ func WriteCorpus(dir string, totalBytes int64, seed uint64) (files int, written 
 		}
 	}
 	return files, written, nil
+}
+
+// Passage makes n random sentences, two thirds Chinese, one third English.
+func Passage(r *rand.Rand, n int) string {
+	var b strings.Builder
+	for range n {
+		pool := zhSentences
+		if r.IntN(3) == 0 {
+			pool = enSentences
+		}
+		fmt.Fprintf(&b, pool[r.IntN(len(pool))]+" ", r.IntN(9000)+10)
+	}
+	return b.String()
 }

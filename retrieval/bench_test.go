@@ -1,0 +1,285 @@
+package retrieval_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
+	"github.com/dealdesk/dealdesk/lang"
+	"github.com/dealdesk/dealdesk/providers"
+	"github.com/dealdesk/dealdesk/retrieval"
+	"github.com/dealdesk/dealdesk/store"
+	"github.com/dealdesk/dealdesk/store/storetest"
+)
+
+// BenchmarkSearchAtScale builds a synthetic corpus of DEALDESK_BENCH_CHUNKS
+// chunks (make bench: 1,000,000; skipped when unset), embedded with the
+// offline embedder so the vectors have the structure of real text, then
+// measures: HNSW build time and size, recall@10 of the index against exact
+// search for several ef_search values, and p50/p99 of Search (vector and
+// hybrid, unfiltered and with a 1%-selective filter). Figures go to the log
+// and, as JSON, to DEALDESK_BENCH_OUT.
+func BenchmarkSearchAtScale(b *testing.B) {
+	n, _ := strconv.Atoi(os.Getenv("DEALDESK_BENCH_CHUNKS"))
+	if n <= 0 {
+		b.Skip("set DEALDESK_BENCH_CHUNKS (make bench uses 1000000)")
+	}
+	ctx := context.Background()
+	db, drop, err := storetest.Create("search_at_scale")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = drop() }()
+	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "bench", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
+	report := map[string]any{"chunks": n}
+
+	start := time.Now()
+	if err := loadSynthetic(ctx, db, tn.ID, emb, n); err != nil {
+		b.Fatal(err)
+	}
+	report["load_seconds"] = time.Since(start).Seconds()
+	start = time.Now()
+	if err := knowledge.EnsureVectorIndex(ctx, db.Pool); err != nil {
+		b.Fatal(err)
+	}
+	report["index_build_seconds"] = time.Since(start).Seconds()
+	var indexSize, tableSize int64
+	if err := db.Pool.QueryRow(ctx, `SELECT pg_relation_size('chunks_embedding'), pg_total_relation_size('chunks')`).Scan(&indexSize, &tableSize); err != nil {
+		b.Fatal(err)
+	}
+	report["index_mb"], report["table_total_mb"] = indexSize>>20, tableSize>>20
+	if _, err := db.Pool.Exec(ctx, `VACUUM ANALYZE chunks`); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d chunks in %.0fs, HNSW built in %.0fs (%d MB; table with indexes %d MB)",
+		n, report["load_seconds"], report["index_build_seconds"], indexSize>>20, tableSize>>20)
+
+	r := rand.New(rand.NewPCG(99, 99))
+	queries := make([]string, 200)
+	for i := range queries {
+		queries[i] = knowledgetest.Passage(r, 2)
+	}
+	scope := store.Scope{Tenant: tn.ID, Role: "admin"}
+	rare := retrieval.Filters{Tags: []string{"rare"}}
+
+	// Recall of the index against exact search, per ef_search.
+	exact := map[string][]int64{}
+	exactRare := map[string][]int64{}
+	const truthQueries = 50 // each exact search scans every chunk
+	for _, q := range queries[:truthQueries] {
+		exact[q] = exactTop(b, ctx, db, tn.ID, emb, q, "")
+		exactRare[q] = exactTop(b, ctx, db, tn.ID, emb, q, "rare")
+	}
+	type row struct {
+		EfSearch  int     `json:"ef_search"`
+		Filter    string  `json:"filter"`
+		Mode      string  `json:"mode"`
+		Recall10  float64 `json:"recall_at_10"`
+		P50ms     float64 `json:"p50_ms"`
+		P99ms     float64 `json:"p99_ms"`
+		AvgHits   float64 `json:"avg_hits"`
+		SearchFor string  `json:"-"`
+	}
+	var rows []row
+	for _, ef := range []int{40, 80, 120, 200} {
+		s := retrieval.NewSearcher(db.Pool, emb, retrieval.Config{EfSearch: ef, Candidates: 10})
+		for _, filtered := range []bool{false, true} {
+			f, truth, name := retrieval.Filters{}, exact, "none"
+			if filtered {
+				f, truth, name = rare, exactRare, "tag 1%"
+			}
+			var lat []time.Duration
+			recall, hits := 0.0, 0
+			for i, q := range queries {
+				t0 := time.Now()
+				res, err := s.Search(ctx, retrieval.Query{Text: q, Scope: scope, K: 10, Mode: retrieval.Vector, Filters: f})
+				if err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+				hits += len(res.Hits)
+				if i < truthQueries {
+					recall += overlap(res.Hits, truth[q])
+				}
+			}
+			p50, p99 := percentiles(lat)
+			rows = append(rows, row{EfSearch: ef, Filter: name, Mode: "vector", Recall10: recall / truthQueries, P50ms: p50, P99ms: p99,
+				AvgHits: float64(hits) / float64(len(queries))})
+		}
+	}
+	// Hybrid at the default settings.
+	s := retrieval.NewSearcher(db.Pool, emb, retrieval.Config{})
+	for _, filtered := range []bool{false, true} {
+		f, name := retrieval.Filters{}, "none"
+		if filtered {
+			f, name = rare, "tag 1%"
+		}
+		var lat []time.Duration
+		hits := 0
+		for _, q := range queries {
+			t0 := time.Now()
+			res, err := s.Search(ctx, retrieval.Query{Text: q, Scope: scope, K: 10, Filters: f})
+			if err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+			hits += len(res.Hits)
+		}
+		p50, p99 := percentiles(lat)
+		rows = append(rows, row{EfSearch: 80, Filter: name, Mode: "hybrid", P50ms: p50, P99ms: p99, AvgHits: float64(hits) / float64(len(queries))})
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "\n%-7s %-9s %-7s %10s %8s %8s %8s\n", "mode", "ef", "filter", "recall@10", "p50 ms", "p99 ms", "hits")
+	for _, x := range rows {
+		rec := fmt.Sprintf("%.3f", x.Recall10)
+		if x.Mode == "hybrid" {
+			rec = "-"
+		}
+		fmt.Fprintf(&out, "%-7s %-9d %-7s %10s %8.2f %8.2f %8.1f\n", x.Mode, x.EfSearch, x.Filter, rec, x.P50ms, x.P99ms, x.AvgHits)
+	}
+	b.Log(out.String())
+	report["searches"] = rows
+	if path := os.Getenv("DEALDESK_BENCH_OUT"); path != "" {
+		j, _ := json.MarshalIndent(report, "", "  ")
+		_ = os.WriteFile(path, j, 0o644)
+	}
+}
+
+func percentiles(lat []time.Duration) (p50, p99 float64) {
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100])
+}
+
+func overlap(hits []retrieval.Hit, truth []int64) float64 {
+	n := 0
+	for _, h := range hits {
+		if slices.Contains(truth, h.ChunkID) {
+			n++
+		}
+	}
+	return float64(n) / float64(max(1, len(truth)))
+}
+
+// exactTop is the true top 10 by cosine distance, by a sequential scan.
+func exactTop(b *testing.B, ctx context.Context, db *storetest.DB, tenant uuid.UUID, emb *providers.OfflineEmbedder, q, tag string) []int64 {
+	v, err := emb.EmbedQuery(ctx, q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ids []int64
+	err = store.InTenant(ctx, db.Pool, tenant, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT id FROM chunks WHERE ($2 = '' OR tags && ARRAY[$2]) ORDER BY embedding <=> $1 LIMIT 10`, pgvector.NewVector(v), tag)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ids
+}
+
+// loadSynthetic writes n chunks of generated passages in 1,000 documents,
+// every hundredth chunk tagged "rare", by COPY, without the vector index.
+func loadSynthetic(ctx context.Context, db *storetest.DB, tenant uuid.UUID, emb *providers.OfflineEmbedder, n int) error {
+	if _, err := db.Pool.Exec(ctx, `DROP INDEX IF EXISTS chunks_embedding`); err != nil {
+		return err
+	}
+	docs := make([]uuid.UUID, 1000)
+	regions := []string{"jiangsu", "zhejiang", "guangdong", "sichuan", "beijing"}
+	err := store.InTenant(ctx, db.Pool, tenant, func(tx pgx.Tx) error {
+		for i := range docs {
+			docs[i] = uuid.New()
+			if _, err := tx.Exec(ctx, `INSERT INTO documents (id, tenant_id, kind, title, source, region, content_hash)
+				VALUES ($1, $2, 'tender', $3, $4, $5, 'x')`, docs[i], tenant, fmt.Sprintf("合成文档 %d", i), fmt.Sprintf("synthetic/%d.md", i), regions[i%5]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	const batch = 20000
+	type prepared struct {
+		text, lex string
+		vec       []float32
+	}
+	for from := 0; from < n; from += batch {
+		size := min(batch, n-from)
+		items := make([]prepared, size)
+		var wg sync.WaitGroup
+		workers := runtime.GOMAXPROCS(0)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := rand.New(rand.NewPCG(uint64(from), uint64(w)))
+				for i := w; i < size; i += workers {
+					items[i].text = knowledgetest.Passage(r, 3)
+					items[i].lex = lang.SegmentedText(items[i].text)
+				}
+			}()
+		}
+		wg.Wait()
+		texts := make([]string, size)
+		for i := range items {
+			texts[i] = items[i].text
+		}
+		vecs, err := emb.EmbedDocuments(ctx, texts)
+		if err != nil {
+			return err
+		}
+		err = store.InTenant(ctx, db.Pool, tenant, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE stage (doc uuid, ord int, text text, tags text[], emb vector, lex text) ON COMMIT DROP`); err != nil {
+				return err
+			}
+			_, err := tx.CopyFrom(ctx, pgx.Identifier{"stage"}, []string{"doc", "ord", "text", "tags", "emb", "lex"},
+				pgx.CopyFromSlice(size, func(i int) ([]any, error) {
+					id := from + i
+					tags := []string{}
+					if id%100 == 0 {
+						tags = []string{"rare"}
+					}
+					return []any{docs[id%len(docs)], id / len(docs), items[i].text, tags, pgvector.NewVector(vecs[i]), items[i].lex}, nil
+				}))
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO chunks (tenant_id, document_id, ordinal, text, token_count, kind, region, tags, embedding, lex)
+				SELECT $1, s.doc, s.ord, s.text, 60, 'tender', d.region, s.tags, s.emb, to_tsvector('english', s.lex)
+				FROM stage s JOIN documents d ON d.id = s.doc`, tenant)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

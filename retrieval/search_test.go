@@ -1,0 +1,252 @@
+package retrieval_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/providers"
+	"github.com/dealdesk/dealdesk/retrieval"
+	"github.com/dealdesk/dealdesk/store"
+	"github.com/dealdesk/dealdesk/store/storetest"
+)
+
+// scoped is a small corpus laid out to catch leaks: the same secret phrase
+// in documents of two regions, a manager-only document, and a second tenant.
+type scoped struct {
+	s          *retrieval.Searcher
+	a, b       uuid.UUID
+	docs       map[string]uuid.UUID
+	secretWord string
+}
+
+func newScoped(t *testing.T) *scoped {
+	t.Helper()
+	db := storetest.New(t)
+	ctx := context.Background()
+	svc := auth.NewService(db.Pool)
+	ta, err := svc.CreateTenant(ctx, "acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := svc.CreateTenant(ctx, "globex", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
+	st := knowledge.NewStore(db.Pool, emb, knowledge.StoreOptions{})
+	sc := &scoped{s: retrieval.NewSearcher(db.Pool, emb, retrieval.Config{}), a: ta.ID, b: tb.ID, docs: map[string]uuid.UUID{}, secretWord: "蓝鲸计划"}
+	add := func(key string, tenant uuid.UUID, meta knowledge.Metadata, body string) {
+		meta.Title = key
+		if meta.Kind == "" {
+			meta.Kind = knowledge.KindMeeting
+		}
+		r, err := st.Ingest(ctx, tenant, knowledge.Input{Name: key + ".md", Data: []byte("# " + key + "\n\n" + body), Meta: meta}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.docs[key] = r.DocumentID
+	}
+	secret := "客户确认蓝鲸计划预算为 880 万元，决策人是王总。The Blue Whale plan budget is 8.8 million."
+	add("jiangsu-meeting", ta.ID, knowledge.Metadata{Region: "jiangsu", Date: knowledge.Date{Year: 2025, Month: 3, Day: 1}}, secret)
+	add("guangdong-meeting", ta.ID, knowledge.Metadata{Region: "guangdong", Date: knowledge.Date{Year: 2026, Month: 1, Day: 10}}, secret)
+	add("pricing-playbook", ta.ID, knowledge.Metadata{Kind: knowledge.KindPlaybook, Access: knowledge.Access{Roles: []string{"manager"}}}, secret+" 折扣底线为 35%。")
+	add("company-wide", ta.ID, knowledge.Metadata{Kind: knowledge.KindProduct, Tags: []string{"govdata"}}, "蓝鲸计划 uses CloudHelm GovData with 5000 concurrent cases.")
+	add("other-tenant", tb.ID, knowledge.Metadata{Region: "jiangsu"}, secret)
+	return sc
+}
+
+func (sc *scoped) search(t *testing.T, scope store.Scope, q string, f retrieval.Filters, mode retrieval.Mode) []retrieval.Hit {
+	t.Helper()
+	res, err := sc.s.Search(context.Background(), retrieval.Query{Text: q, Scope: scope, K: 20, Mode: mode, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Hits
+}
+
+func TestScopeNeverLeaks(t *testing.T) {
+	t.Parallel()
+	sc := newScoped(t)
+	tests := []struct {
+		name  string
+		scope store.Scope
+		see   []string
+	}{
+		{"admin", store.Scope{Tenant: sc.a, Role: "admin"}, []string{"jiangsu-meeting", "guangdong-meeting", "pricing-playbook", "company-wide"}},
+		{"jiangsu rep", store.Scope{Tenant: sc.a, Role: "rep", Regions: []string{"jiangsu"}}, []string{"jiangsu-meeting", "company-wide"}},
+		{"jiangsu manager", store.Scope{Tenant: sc.a, Role: "manager", Regions: []string{"jiangsu"}}, []string{"jiangsu-meeting", "pricing-playbook", "company-wide"}},
+		{"guangdong rep", store.Scope{Tenant: sc.a, Role: "rep", Regions: []string{"guangdong"}}, []string{"guangdong-meeting", "company-wide"}},
+		{"plugin all regions", store.Scope{Tenant: sc.a, Role: "plugin"}, []string{"jiangsu-meeting", "guangdong-meeting", "company-wide"}},
+		{"other tenant", store.Scope{Tenant: sc.b, Role: "admin"}, []string{"other-tenant"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, mode := range []retrieval.Mode{retrieval.Hybrid, retrieval.Vector, retrieval.Lexical} {
+				for _, q := range []string{"蓝鲸计划预算和决策人", "Blue Whale plan budget", "折扣底线"} {
+					hits := sc.search(t, tt.scope, q, retrieval.Filters{}, mode)
+					for _, h := range hits {
+						if !contains(tt.see, h.Title) {
+							t.Errorf("%s %q: hit from %s leaked (snippet %q)", mode, q, h.Title, h.Snippet)
+						}
+					}
+					// Even naming a hidden document or region in the filters
+					// finds nothing of it.
+					for key, id := range sc.docs {
+						if contains(tt.see, key) {
+							continue
+						}
+						if hits := sc.search(t, tt.scope, q, retrieval.Filters{DocumentIDs: []uuid.UUID{id}}, mode); len(hits) != 0 {
+							t.Errorf("%s: filter on hidden %s returned %d hits", mode, key, len(hits))
+						}
+					}
+				}
+			}
+			// Totals: everything visible is findable, nothing else.
+			hits := sc.search(t, tt.scope, "蓝鲸计划", retrieval.Filters{}, retrieval.Lexical)
+			seen := map[string]bool{}
+			for _, h := range hits {
+				seen[h.Title] = true
+			}
+			if len(seen) != len(tt.see) {
+				t.Errorf("lexical search for the shared phrase found %v, want %v", keys(seen), tt.see)
+			}
+		})
+	}
+}
+
+func TestFiltersApplyInSQL(t *testing.T) {
+	t.Parallel()
+	sc := newScoped(t)
+	admin := store.Scope{Tenant: sc.a, Role: "admin"}
+	d := func(y, m, day int) *time.Time { t := time.Date(y, time.Month(m), day, 0, 0, 0, 0, time.UTC); return &t }
+	tests := []struct {
+		name string
+		f    retrieval.Filters
+		want []string
+	}{
+		{"kind", retrieval.Filters{Kinds: []string{"playbook"}}, []string{"pricing-playbook"}},
+		{"region", retrieval.Filters{Regions: []string{"guangdong"}}, []string{"guangdong-meeting"}},
+		{"tag", retrieval.Filters{Tags: []string{"govdata"}}, []string{"company-wide"}},
+		{"from", retrieval.Filters{From: d(2026, 1, 1)}, []string{"guangdong-meeting"}},
+		{"to", retrieval.Filters{To: d(2025, 12, 31)}, []string{"jiangsu-meeting"}},
+		{"document", retrieval.Filters{DocumentIDs: []uuid.UUID{sc.docs["company-wide"]}}, []string{"company-wide"}},
+		{"nothing", retrieval.Filters{Kinds: []string{"tender"}}, nil},
+	}
+	for _, tt := range tests {
+		for _, mode := range []retrieval.Mode{retrieval.Hybrid, retrieval.Vector, retrieval.Lexical} {
+			hits := sc.search(t, admin, "蓝鲸计划 budget", tt.f, mode)
+			var got []string
+			for _, h := range hits {
+				if !contains(got, h.Title) {
+					got = append(got, h.Title)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("%s/%s: got %v, want %v", tt.name, mode, got, tt.want)
+			}
+		}
+	}
+}
+
+func TestHitsAreComplete(t *testing.T) {
+	t.Parallel()
+	sc := newScoped(t)
+	hits := sc.search(t, store.Scope{Tenant: sc.a, Role: "admin"}, "蓝鲸计划 budget", retrieval.Filters{}, retrieval.Hybrid)
+	if len(hits) == 0 {
+		t.Fatal("no hits")
+	}
+	for i, h := range hits {
+		if h.SourceID != fmt.Sprintf("%s#%d", h.DocumentID, h.Ordinal) || h.Title == "" || h.Source == "" || h.Kind == "" || h.Text == "" {
+			t.Errorf("hit %d incomplete: %+v", i, h)
+		}
+		if i > 0 && h.Score > hits[i-1].Score {
+			t.Errorf("hits out of order at %d", i)
+		}
+		if h.Scores.Vector == nil && h.Scores.Lexical == nil {
+			t.Errorf("hit %d has no arm scores", i)
+		}
+		for _, span := range h.Highlights {
+			r := []rune(h.Snippet)
+			if span[0] < 0 || span[1] > len(r) || span[0] >= span[1] {
+				t.Fatalf("bad highlight %v in %q", span, h.Snippet)
+			}
+			got := strings.ToLower(string(r[span[0]:span[1]]))
+			if got != "蓝鲸计划" && got != "budget" && !strings.Contains("蓝鲸计划", got) {
+				t.Errorf("highlight %q is not a query word", got)
+			}
+		}
+	}
+}
+
+func TestBadQueries(t *testing.T) {
+	t.Parallel()
+	sc := newScoped(t)
+	admin := store.Scope{Tenant: sc.a, Role: "admin"}
+	from, to := time.Now(), time.Now().Add(-time.Hour)
+	for _, q := range []retrieval.Query{
+		{Text: "  ", Scope: admin},
+		{Text: "x", Scope: admin, K: retrieval.MaxK + 1},
+		{Text: "x", Scope: admin, Diversity: 1.5},
+		{Text: "x", Scope: admin, Filters: retrieval.Filters{From: &from, To: &to}},
+	} {
+		if _, err := sc.s.Search(context.Background(), q); !errors.Is(err, retrieval.ErrInvalidQuery) {
+			t.Errorf("%+v: err = %v, want ErrInvalidQuery", q, err)
+		}
+	}
+	if _, err := retrieval.ParseMode("fuzzy"); !errors.Is(err, retrieval.ErrInvalidQuery) {
+		t.Errorf("ParseMode: %v", err)
+	}
+	// Query text that looks like tsquery syntax is just text.
+	if _, err := sc.s.Search(context.Background(), retrieval.Query{Text: "budget & !(plan | 'x') :* <->", Scope: admin}); err != nil {
+		t.Fatalf("tsquery-like text: %v", err)
+	}
+}
+
+func TestDiversityAndPacking(t *testing.T) {
+	t.Parallel()
+	sc := newScoped(t)
+	admin := store.Scope{Tenant: sc.a, Role: "admin"}
+	res, err := sc.s.Search(context.Background(), retrieval.Query{Text: "蓝鲸计划预算", Scope: admin, K: 3, Diversity: 0.7})
+	if err != nil || len(res.Hits) != 3 {
+		t.Fatalf("MMR search: %v, %d hits", err, len(res.Hits))
+	}
+	all := sc.search(t, admin, "蓝鲸计划预算", retrieval.Filters{}, retrieval.Hybrid)
+	sources := retrieval.Pack(all, 10000)
+	if len(sources) != len(all) {
+		t.Fatalf("packed %d sources from %d hits of different documents", len(sources), len(all))
+	}
+	for i, s := range sources {
+		if s.Label != fmt.Sprintf("S%d", i+1) || s.Text == "" || len(s.SourceIDs) == 0 || s.Tokens == 0 {
+			t.Errorf("source %d: %+v", i, s)
+		}
+	}
+	small := retrieval.Pack(all, all[0].TokenCount+20)
+	if len(small) == 0 || len(small) >= len(all) {
+		t.Fatalf("a budget for about one hit packed %d sources", len(small))
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
