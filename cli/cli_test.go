@@ -227,6 +227,13 @@ func TestIngestCommand(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	if code, out, stderr := run(t, env, "reindex", "--hnsw-m", "8", "--hnsw-ef-construction", "32"); code != 0 || !strings.Contains(out, "m=8 ef_construction=32") {
+		t.Fatalf("reindex: %d %s %s", code, out, stderr)
+	}
+	code, out, stderr = run(t, env, "search", "--tenant", "acme", "--role", "rep", "--as-regions", "jiangsu", "财政拨款")
+	if code != 0 || !strings.Contains(out, "meeting/notes.txt") || !strings.Contains(out, "hits (hybrid)") {
+		t.Fatalf("search: %d\n%s\n%s", code, out, stderr)
+	}
 	code, out, _ = run(t, env, "ingest", "--tenant", "acme", "--root", dir, "--bulk", filepath.Join(dir, "policy"), filepath.Join(dir, "meeting", "*.txt"))
 	if code != 0 || !strings.Contains(out, "2 files: 0 created, 0 updated, 2 unchanged") || !strings.Contains(out, "vector index rebuilt") {
 		t.Fatalf("second ingest: exit %d\n%s", code, out)

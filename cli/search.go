@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/store"
@@ -92,4 +93,33 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+func reindexCommand() boundCommand {
+	c, cfg := newCommand("reindex", "", "Rebuild the HNSW vector index with new parameters (search scans exactly meanwhile)", nil)
+	cfg.bindDatabase(c.fs)
+	cfg.bindLog(c.fs)
+	c.configFlagsDone()
+	m := c.fs.Int("hnsw-m", knowledge.DefaultIndexParams.M, "HNSW links per node")
+	efc := c.fs.Int("hnsw-ef-construction", knowledge.DefaultIndexParams.EfConstruction, "HNSW candidate list while building")
+	c.run = func(e *env, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("%w: reindex takes no arguments", errUsage)
+		}
+		if err := cfg.validate(true, false); err != nil {
+			return err
+		}
+		pool, err := e.db()
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		took, err := knowledge.RebuildVectorIndex(e.ctx, pool, knowledge.IndexParams{M: *m, EfConstruction: *efc})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "vector index rebuilt with m=%d ef_construction=%d in %s\n", *m, *efc, took.Round(time.Millisecond))
+		return nil
+	}
+	return c
 }

@@ -3,6 +3,7 @@ package knowledge_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,5 +159,28 @@ func TestQueueRunStopsWithContext(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("workers did not stop")
+	}
+}
+
+func TestVectorIndexParameters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := knowledge.RebuildVectorIndex(ctx, e.db.Pool, knowledge.IndexParams{M: 1, EfConstruction: 10}); err == nil {
+		t.Fatal("m 1 accepted")
+	}
+	if _, err := knowledge.RebuildVectorIndex(ctx, e.db.Pool, knowledge.IndexParams{M: 24, EfConstruction: 100}); err != nil {
+		t.Fatal(err)
+	}
+	// A bulk load keeps the parameters the index had.
+	if _, err := e.store.BulkLoad(ctx, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var opts []string
+	if err := e.db.Pool.QueryRow(ctx, `SELECT reloptions FROM pg_class WHERE relname = 'chunks_embedding'`).Scan(&opts); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(opts, ",") != "m=24,ef_construction=100" {
+		t.Fatalf("index options after bulk load: %v", opts)
 	}
 }
