@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -56,6 +57,25 @@ func currentIndexParams(ctx context.Context, db *pgxpool.Pool) IndexParams {
 	return p
 }
 
+// maxBuildMemoryMB caps the memory an index build asks for.
+const maxBuildMemoryMB = 8 << 10
+
+// buildMemory estimates the memory (MB) an HNSW build of the chunks table
+// needs to keep its graph in memory: per row the vector, up to 2M
+// neighbour links on layer 0, and bookkeeping; with a floor of 256 MB.
+func buildMemory(ctx context.Context, conn *pgx.Conn, p IndexParams) (int64, error) {
+	var rows, dim int64
+	err := conn.QueryRow(ctx, `SELECT greatest(c.reltuples, 0)::bigint, a.atttypmod
+		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'embedding'
+		WHERE c.relname = 'chunks'`).Scan(&rows, &dim)
+	if err != nil {
+		return 0, fmt.Errorf("size the index build: %w", err)
+	}
+	perRow := dim*4 + int64(p.M)*2*8 + 128
+	mb := rows * perRow * 5 / 4 >> 20
+	return min(max(mb, 256), maxBuildMemoryMB), nil
+}
+
 // RebuildVectorIndex replaces the HNSW index with one built with p.
 func RebuildVectorIndex(ctx context.Context, db *pgxpool.Pool, p IndexParams) (time.Duration, error) {
 	if err := p.Validate(); err != nil {
@@ -92,8 +112,17 @@ func buildVectorIndex(ctx context.Context, db *pgxpool.Pool, p IndexParams) erro
 	}
 	defer conn.Release()
 	// An in-memory graph build with parallel workers is many times faster
-	// than inserting the same rows one by one into a live index.
-	for _, q := range []string{`SET maintenance_work_mem = '1GB'`, `SET max_parallel_maintenance_workers = 2`, p.ddl(),
+	// than inserting the same rows one by one into a live index, and far
+	// faster than a build whose graph outgrows maintenance_work_mem.
+	// Fresh statistics size the build (and help the planner after a load).
+	if _, err := conn.Exec(ctx, `ANALYZE chunks`); err != nil {
+		return fmt.Errorf("analyze chunks: %w", err)
+	}
+	mem, err := buildMemory(ctx, conn.Conn(), p)
+	if err != nil {
+		return err
+	}
+	for _, q := range []string{fmt.Sprintf(`SET maintenance_work_mem = '%dMB'`, mem), `SET max_parallel_maintenance_workers = 2`, p.ddl(),
 		`RESET maintenance_work_mem`, `RESET max_parallel_maintenance_workers`} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("build vector index: %w", err)
