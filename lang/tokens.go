@@ -105,11 +105,3 @@ func mustFast() *cl100k {
 	}
 	return enc
 }
-
-func mustEncoder() *tiktoken.Tiktoken {
-	enc, err := encoder()
-	if err != nil {
-		panic(err)
-	}
-	return enc
-}

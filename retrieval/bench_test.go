@@ -227,10 +227,7 @@ func loadSynthetic(ctx context.Context, db *storetest.DB, tenant uuid.UUID, emb 
 		return err
 	}
 	const batch = 20000
-	type prepared struct {
-		text, lex string
-		vec       []float32
-	}
+	type prepared struct{ text, lex string }
 	for from := 0; from < n; from += batch {
 		size := min(batch, n-from)
 		items := make([]prepared, size)
