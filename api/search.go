@@ -32,9 +32,10 @@ type searchRequest struct {
 }
 
 type searchResponse struct {
-	Hits   []retrieval.Hit `json:"hits"`
-	Mode   retrieval.Mode  `json:"mode"`
-	TookMS float64         `json:"took_ms"`
+	Hits     []retrieval.Hit `json:"hits"`
+	Mode     retrieval.Mode  `json:"mode"`
+	Degraded []string        `json:"degraded,omitempty" doc:"arms left out because they ran out of time"`
+	TookMS   float64         `json:"took_ms"`
 }
 
 func (s *Server) searchKnowledge(c echo.Context) error {
@@ -79,5 +80,5 @@ func (s *Server) searchKnowledge(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, searchResponse{Hits: res.Hits, Mode: res.Mode, TookMS: float64(res.Took.Microseconds()) / 1000})
+	return c.JSON(http.StatusOK, searchResponse{Hits: res.Hits, Mode: res.Mode, Degraded: res.Degraded, TookMS: float64(res.Took.Microseconds()) / 1000})
 }

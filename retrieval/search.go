@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgvector/pgvector-go"
 	"github.com/tmc/langchaingo/embeddings"
@@ -107,9 +108,11 @@ type Hit struct {
 
 // Result is a search's hits with how they were found.
 type Result struct {
-	Hits []Hit         `json:"hits"`
-	Mode Mode          `json:"mode"`
-	Took time.Duration `json:"-"`
+	Hits []Hit `json:"hits"`
+	Mode Mode  `json:"mode"`
+	// Degraded names the arms that ran out of time and were left out.
+	Degraded []string      `json:"degraded,omitempty"`
+	Took     time.Duration `json:"-"`
 }
 
 // ErrInvalidQuery marks a query the caller must fix.
@@ -129,6 +132,11 @@ type Config struct {
 	// MaxScanTuples bounds pgvector's iterative scan for filtered queries
 	// (hnsw.max_scan_tuples, default 20000).
 	MaxScanTuples int
+	// LexicalTimeout bounds the lexical arm (default 150ms). PostgreSQL
+	// must rank every chunk that matches before it can sort, so a query of
+	// words common across a large corpus can take seconds; past the budget
+	// the search answers from the vector arm alone and says so (Degraded).
+	LexicalTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -143,6 +151,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxScanTuples <= 0 {
 		c.MaxScanTuples = 20000
+	}
+	if c.LexicalTimeout <= 0 {
+		c.LexicalTimeout = 150 * time.Millisecond
 	}
 }
 
@@ -197,6 +208,7 @@ func (s *Searcher) Search(ctx context.Context, q Query) (Result, error) {
 	words := queryWords(q.Text)
 
 	var hits []Hit
+	var degraded []string
 	err := store.InScope(ctx, s.db, q.Scope, func(tx pgx.Tx) error {
 		var vecRanked, lexRanked []ranked
 		var err error
@@ -206,7 +218,11 @@ func (s *Searcher) Search(ctx context.Context, q Query) (Result, error) {
 			}
 		}
 		if q.Mode != Vector && len(words) > 0 {
-			if lexRanked, err = lexicalArm(ctx, tx, words, q.Filters, n); err != nil {
+			lexRanked, err = s.boundedLexical(ctx, tx, words, q.Filters, n)
+			switch {
+			case errors.Is(err, errLexicalTimeout) && q.Mode == Hybrid:
+				degraded = append(degraded, string(Lexical))
+			case err != nil:
 				return fmt.Errorf("lexical search: %w", err)
 			}
 		}
@@ -226,7 +242,35 @@ func (s *Searcher) Search(ctx context.Context, q Query) (Result, error) {
 	for i := range hits {
 		hits[i].Snippet, hits[i].Highlights = snippet(hits[i].Text, words, 240)
 	}
-	return Result{Hits: hits, Mode: q.Mode, Took: time.Since(start)}, nil
+	return Result{Hits: hits, Mode: q.Mode, Degraded: degraded, Took: time.Since(start)}, nil
+}
+
+var errLexicalTimeout = errors.New("lexical search ran out of time")
+
+// boundedLexical runs the lexical arm in a savepoint under LexicalTimeout,
+// so that a timeout cancels only this arm, not the search.
+func (s *Searcher) boundedLexical(ctx context.Context, tx pgx.Tx, words []string, f Filters, n int) ([]ranked, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sp.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", max(1, s.cfg.LexicalTimeout.Milliseconds()))); err != nil {
+		_ = sp.Rollback(ctx)
+		return nil, err
+	}
+	res, err := lexicalArm(ctx, sp, words, f, n)
+	if err != nil {
+		_ = sp.Rollback(ctx) // also undoes the SET LOCAL
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil { // query_canceled by the timeout
+			return nil, errLexicalTimeout
+		}
+		return nil, err
+	}
+	if _, err := sp.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+		return nil, err
+	}
+	return res, sp.Commit(ctx)
 }
 
 // queryWords are the distinct words of the query for the lexical arm and
