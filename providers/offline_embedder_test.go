@@ -180,7 +180,9 @@ func benchChunks(n int) []string {
 }
 
 func BenchmarkOfflineEmbedder(b *testing.B) {
-	chunks := benchChunks(256)
+	// More distinct chunks than lang's segmentation cache holds, so that
+	// every call segments for real, as ingestion of new text does.
+	chunks := benchChunks(8192)
 	e := NewOfflineEmbedder(DefaultEmbedDim)
 	ctx := context.Background()
 	lang.Warm()
