@@ -34,10 +34,7 @@ func serveCommand() boundCommand {
 		if len(args) > 0 {
 			return fmt.Errorf("%w: serve takes no arguments", errUsage)
 		}
-		if err := cfg.validate(true, true); err != nil {
-			return fmt.Errorf("invalid configuration:\n%w", err)
-		}
-		pool, err := e.db()
+		pool, err := e.openDB(true)
 		if err != nil {
 			return err
 		}
@@ -101,10 +98,7 @@ func migrateCommand() boundCommand {
 		if len(args) > 1 || (action != "up" && action != "status") {
 			return fmt.Errorf("%w: want 'migrate up' or 'migrate status'", errUsage)
 		}
-		if err := cfg.validate(true, false); err != nil {
-			return err
-		}
-		pool, err := e.db()
+		pool, err := e.openDB(false)
 		if err != nil {
 			return err
 		}
@@ -153,10 +147,7 @@ func tenantsCommand() boundCommand {
 		if len(args) != 2 || args[0] != "create" {
 			return fmt.Errorf("%w: want 'tenants create SLUG'", errUsage)
 		}
-		if err := cfg.validate(true, false); err != nil {
-			return err
-		}
-		pool, err := e.db()
+		pool, err := e.openDB(false)
 		if err != nil {
 			return err
 		}
@@ -188,10 +179,7 @@ func keysCommand() boundCommand {
 		if *tenant == "" {
 			return fmt.Errorf("%w: --tenant is required", errUsage)
 		}
-		if err := cfg.validate(true, false); err != nil {
-			return err
-		}
-		pool, err := e.db()
+		pool, err := e.openDB(false)
 		if err != nil {
 			return err
 		}
@@ -270,9 +258,6 @@ func demoCommand() boundCommand {
 	c.run = func(e *env, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("%w: demo takes no arguments", errUsage)
-		}
-		if err := cfg.validate(true, true); err != nil {
-			return err
 		}
 		k, err := openKnowledge(e, cfg)
 		if err != nil {

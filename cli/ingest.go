@@ -34,9 +34,6 @@ func ingestCommand() boundCommand {
 		if len(args) == 0 {
 			return fmt.Errorf("%w: name at least one file, folder or pattern", errUsage)
 		}
-		if err := cfg.validate(true, true); err != nil {
-			return fmt.Errorf("invalid configuration:\n%w", err)
-		}
 		files, err := knowledge.CollectFiles(*root, args)
 		if err != nil {
 			return err
@@ -81,7 +78,7 @@ type knowledgeDeps struct {
 func (k knowledgeDeps) close() { k.pool.Close() }
 
 func openKnowledge(e *env, cfg *Config) (knowledgeDeps, error) {
-	pool, err := e.db()
+	pool, err := e.openDB(true)
 	if err != nil {
 		return knowledgeDeps{}, err
 	}

@@ -23,14 +23,13 @@ type env struct {
 	log    *slog.Logger
 }
 
-// db opens the database and checks the role is subject to row-level
-// security. The caller closes the pool.
-func (e *env) db() (*pgxpool.Pool, error) {
-	pool, err := e.cfg.openDB(e.ctx)
-	if err != nil {
-		return nil, err
+// openDB validates the configuration (the model settings too when
+// needModels) and opens the database. The caller closes the pool.
+func (e *env) openDB(needModels bool) (*pgxpool.Pool, error) {
+	if err := e.cfg.validate(true, needModels); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	return pool, nil
+	return e.cfg.openDB(e.ctx)
 }
 
 // errUsage marks errors caused by the command line itself.

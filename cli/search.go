@@ -33,9 +33,6 @@ func searchCommand() boundCommand {
 		if len(args) == 0 {
 			return fmt.Errorf("%w: give the query", errUsage)
 		}
-		if err := cfg.validate(true, true); err != nil {
-			return err
-		}
 		m, err := retrieval.ParseMode(*mode)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
@@ -44,7 +41,7 @@ func searchCommand() boundCommand {
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		pool, err := e.db()
+		pool, err := e.openDB(true)
 		if err != nil {
 			return err
 		}
@@ -106,10 +103,7 @@ func reindexCommand() boundCommand {
 		if len(args) > 0 {
 			return fmt.Errorf("%w: reindex takes no arguments", errUsage)
 		}
-		if err := cfg.validate(true, false); err != nil {
-			return err
-		}
-		pool, err := e.db()
+		pool, err := e.openDB(false)
 		if err != nil {
 			return err
 		}
