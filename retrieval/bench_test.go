@@ -59,7 +59,15 @@ func BenchmarkSearchAtScale(b *testing.B) {
 	}
 	report["load_seconds"] = time.Since(start).Seconds()
 	start = time.Now()
-	if err := knowledge.EnsureVectorIndex(ctx, db.Pool); err != nil {
+	// DEALDESK_BENCH_HNSW=m,ef_construction measures other build parameters.
+	params := knowledge.DefaultIndexParams
+	if v := os.Getenv("DEALDESK_BENCH_HNSW"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d,%d", &params.M, &params.EfConstruction); err != nil {
+			b.Fatalf("DEALDESK_BENCH_HNSW=%q: want m,ef_construction", v)
+		}
+	}
+	report["hnsw_m"], report["hnsw_ef_construction"] = params.M, params.EfConstruction
+	if _, err := knowledge.RebuildVectorIndex(ctx, db.Pool, params); err != nil {
 		b.Fatal(err)
 	}
 	report["index_build_seconds"] = time.Since(start).Seconds()
