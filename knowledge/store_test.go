@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -94,7 +95,7 @@ func TestIngestIsIdempotentAndVersioned(t *testing.T) {
 	if r2.Outcome != knowledge.Unchanged || r2.DocumentID != r1.DocumentID || r2.Version != 1 {
 		t.Fatalf("re-ingest = %+v", r2)
 	}
-	if ids := chunkIDs(t, e, r1.DocumentID); !equalIDs(ids, ids1) {
+	if ids := chunkIDs(t, e, r1.DocumentID); !slices.Equal(ids, ids1) {
 		t.Fatal("an unchanged re-ingest rewrote the chunks")
 	}
 
@@ -201,7 +202,7 @@ func TestTenantsAndScopesSeeOnlyTheirRows(t *testing.T) {
 				got[d.ID] = true
 			}
 			for k, id := range ids {
-				want := contains(tt.see, k)
+				want := slices.Contains(tt.see, k)
 				if got[id] != want {
 					t.Errorf("document %s listed=%v, want %v", k, got[id], want)
 				}
@@ -224,7 +225,7 @@ func TestTenantsAndScopesSeeOnlyTheirRows(t *testing.T) {
 			}
 			// A hidden document cannot be deleted either.
 			for k, id := range ids {
-				if !contains(tt.see, k) {
+				if !slices.Contains(tt.see, k) {
 					if err := e.store.Delete(ctx, tt.scope, id); !errors.Is(err, knowledge.ErrNotFound) {
 						t.Errorf("delete hidden %s: %v", k, err)
 					}
@@ -324,7 +325,7 @@ func TestIngestFilesKeepsGoingPastBadFiles(t *testing.T) {
 	for _, d := range list {
 		titles = append(titles, d.Title)
 	}
-	if !contains(titles, "江苏数字政府要点") {
+	if !slices.Contains(titles, "江苏数字政府要点") {
 		t.Fatalf("sidecar metadata not applied: %v", titles)
 	}
 }
@@ -419,27 +420,6 @@ func countWhere(t *testing.T, e *env, tenant uuid.UUID, where string) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-func equalIDs(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestChangingTheIndexingReprocesses(t *testing.T) {

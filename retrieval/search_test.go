@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,14 +95,14 @@ func TestScopeNeverLeaks(t *testing.T) {
 				for _, q := range []string{"蓝鲸计划预算和决策人", "Blue Whale plan budget", "折扣底线"} {
 					hits := sc.search(t, tt.scope, q, retrieval.Filters{}, mode)
 					for _, h := range hits {
-						if !contains(tt.see, h.Title) {
+						if !slices.Contains(tt.see, h.Title) {
 							t.Errorf("%s %q: hit from %s leaked (snippet %q)", mode, q, h.Title, h.Snippet)
 						}
 					}
 					// Even naming a hidden document or region in the filters
 					// finds nothing of it.
 					for key, id := range sc.docs {
-						if contains(tt.see, key) {
+						if slices.Contains(tt.see, key) {
 							continue
 						}
 						if hits := sc.search(t, tt.scope, q, retrieval.Filters{DocumentIDs: []uuid.UUID{id}}, mode); len(hits) != 0 {
@@ -116,7 +118,7 @@ func TestScopeNeverLeaks(t *testing.T) {
 				seen[h.Title] = true
 			}
 			if len(seen) != len(tt.see) {
-				t.Errorf("lexical search for the shared phrase found %v, want %v", keys(seen), tt.see)
+				t.Errorf("lexical search for the shared phrase found %v, want %v", slices.Sorted(maps.Keys(seen)), tt.see)
 			}
 		})
 	}
@@ -145,7 +147,7 @@ func TestFiltersApplyInSQL(t *testing.T) {
 			hits := sc.search(t, admin, "蓝鲸计划 budget", tt.f, mode)
 			var got []string
 			for _, h := range hits {
-				if !contains(got, h.Title) {
+				if !slices.Contains(got, h.Title) {
 					got = append(got, h.Title)
 				}
 			}
@@ -232,21 +234,4 @@ func TestDiversityAndPacking(t *testing.T) {
 	if len(small) == 0 || len(small) >= len(all) {
 		t.Fatalf("a budget for about one hit packed %d sources", len(small))
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
