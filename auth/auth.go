@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dealdesk/dealdesk/audit"
 	"github.com/dealdesk/dealdesk/store"
 )
 
@@ -166,6 +167,14 @@ type KeySpec struct {
 
 const keyPrefix = "ddk_"
 
+// actorOr names an actor for the audit log, "unknown" when not said.
+func actorOr(by string) string {
+	if by == "" {
+		return "unknown"
+	}
+	return by
+}
+
 // CreateKey issues a key for the tenant. The returned secret is shown once.
 func (s *Service) CreateKey(ctx context.Context, tenant uuid.UUID, spec KeySpec) (NewKey, error) {
 	if _, err := ParseRole(string(spec.Role)); err != nil {
@@ -193,10 +202,16 @@ func (s *Service) CreateKey(ctx context.Context, tenant uuid.UUID, spec KeySpec)
 	}
 	hash := hashKey(secret)
 	err = store.InTenant(ctx, s.db, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `
+		err := tx.QueryRow(ctx, `
 			INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, role, regions, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at`,
 			k.ID, tenant, k.Name, k.Prefix, hash, k.Role, k.Regions, k.CreatedBy).Scan(&k.CreatedAt)
+		if err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, tenant, audit.Event{Actor: actorOr(k.CreatedBy), Action: "key.create", Subject: k.ID.String(),
+			Details: map[string]any{"name": k.Name, "prefix": k.Prefix, "role": k.Role, "regions": k.Regions}})
+		return err
 	})
 	if err != nil {
 		if isForeignKeyViolation(err) {
@@ -230,15 +245,26 @@ func (s *Service) ListKeys(ctx context.Context, tenant uuid.UUID) ([]Key, error)
 	return keys, nil
 }
 
-// RevokeKey revokes a key of the tenant. Revoking twice is not an error;
-// revoking another tenant's key is ErrNotFound.
-func (s *Service) RevokeKey(ctx context.Context, tenant, id uuid.UUID) (Key, error) {
+// RevokeKey revokes a key of the tenant on behalf of by (who asked, as
+// "key:<id>" or "cli:<user>", for the audit log). Revoking twice is not an
+// error; revoking another tenant's key is ErrNotFound.
+func (s *Service) RevokeKey(ctx context.Context, tenant, id uuid.UUID, by string) (Key, error) {
 	var k Key
 	err := store.InTenant(ctx, s.db, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `
+		var already bool
+		if err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = $1`, id).Scan(&already); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `
 			UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1
 			RETURNING id, name, prefix, role, regions, created_at, created_by, last_used_at, revoked_at`, id).
 			Scan(&k.ID, &k.Name, &k.Prefix, &k.Role, &k.Regions, &k.CreatedAt, &k.CreatedBy, &k.LastUsedAt, &k.RevokedAt)
+		if err != nil || already {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, tenant, audit.Event{Actor: actorOr(by), Action: "key.revoke", Subject: k.ID.String(),
+			Details: map[string]any{"name": k.Name, "prefix": k.Prefix, "role": k.Role}})
+		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, fmt.Errorf("%w: key %s", ErrNotFound, id)

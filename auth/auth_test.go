@@ -107,15 +107,15 @@ func TestRevokedKeyIsRefused(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
-	if _, err := f.svc.RevokeKey(ctx, f.a.ID, f.aRepEastOnly.ID); err != nil {
+	if _, err := f.svc.RevokeKey(ctx, f.a.ID, f.aRepEastOnly.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Authenticate(ctx, f.aRepEastOnly.Secret); !errors.Is(err, auth.ErrRevoked) {
 		t.Fatalf("revoked key: err = %v, want ErrRevoked", err)
 	}
 	// Revoking again keeps the first revocation time.
-	k1, _ := f.svc.RevokeKey(ctx, f.a.ID, f.aRepEastOnly.ID)
-	k2, err := f.svc.RevokeKey(ctx, f.a.ID, f.aRepEastOnly.ID)
+	k1, _ := f.svc.RevokeKey(ctx, f.a.ID, f.aRepEastOnly.ID, "test")
+	k2, err := f.svc.RevokeKey(ctx, f.a.ID, f.aRepEastOnly.ID, "test")
 	if err != nil || k1.RevokedAt == nil || !k1.RevokedAt.Equal(*k2.RevokedAt) {
 		t.Fatalf("second revoke: %v %v %v", err, k1.RevokedAt, k2.RevokedAt)
 	}
@@ -129,7 +129,7 @@ func TestTenantCannotTouchAnotherTenantsKeys(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
-	if _, err := f.svc.RevokeKey(ctx, f.a.ID, f.bKey.ID); !errors.Is(err, auth.ErrNotFound) {
+	if _, err := f.svc.RevokeKey(ctx, f.a.ID, f.bKey.ID, "test"); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("tenant a revoking b's key: %v, want ErrNotFound", err)
 	}
 	if _, err := f.svc.Authenticate(ctx, f.bKey.Secret); err != nil {

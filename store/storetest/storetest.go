@@ -90,10 +90,19 @@ func Create(label string) (db *DB, drop func() error, err error) {
 			return fmt.Errorf("drop %s: %w", name, err)
 		}
 		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, pgx.Identifier{name}.Sanitize())); err != nil {
-			return fmt.Errorf("drop %s: %w", name, err)
+		// A backend of another role can hold the database for a moment
+		// (a connection of the test's own superuser fixture closing, an
+		// autovacuum worker) and FORCE may not terminate it: retry.
+		for attempt := 0; ; attempt++ {
+			_, err = c.Exec(ctx, fmt.Sprintf(`DROP DATABASE IF EXISTS %s WITH (FORCE)`, pgx.Identifier{name}.Sanitize()))
+			if err == nil {
+				return nil
+			}
+			if attempt == 20 || ctx.Err() != nil {
+				return fmt.Errorf("drop %s: %w", name, err)
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
-		return nil
 	}
 	db.Pool, err = store.Open(ctx, store.PoolConfig{URL: db.URL})
 	if err == nil {
