@@ -73,7 +73,7 @@ func (m *OfflineLLM) GenerateContent(ctx context.Context, messages []llms.Messag
 	lead, evidence := answerPlan(question, sources, n, zh)
 	content, stop, evidence := render(lead, evidence, zh, opts)
 
-	for chunk := range textChunks(content) {
+	for chunk := range TextChunks(content) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -286,10 +286,10 @@ func isMostlyChinese(text string) bool {
 	return cjk > 0 && cjk >= 2*latin
 }
 
-// textChunks splits s into the pieces a stream delivers: a Latin word with
+// TextChunks splits s into the pieces an offline stream delivers: a Latin word with
 // the space after it, or up to three CJK characters. Joined, the pieces
 // are s.
-func textChunks(s string) iter.Seq[string] {
+func TextChunks(s string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		start, cjk := 0, 0
 		for i := 0; i < len(s); {

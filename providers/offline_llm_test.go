@@ -325,7 +325,7 @@ func TestIsMostlyChinese(t *testing.T) {
 func TestTextChunksJoinToText(t *testing.T) {
 	for _, s := range []string{"", "one", "Hello there, world.\n- quoted [S1]", "根据检索到的资料：\n- 项目要求满足等保三级。[S3]", "\xff\xfe broken utf8"} {
 		var parts []string
-		for c := range textChunks(s) {
+		for c := range TextChunks(s) {
 			parts = append(parts, c)
 		}
 		if strings.Join(parts, "") != s {

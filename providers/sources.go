@@ -400,3 +400,13 @@ func tidySentence(s string) string {
 func hasLetterOrDigit(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
 }
+
+// LooksLikeInstruction reports whether sentence reads like an instruction
+// to a model (prompt injection): the test RankSentences applies before it
+// quotes a sentence, for callers that split documents themselves.
+func LooksLikeInstruction(sentence string) bool { return looksLikeInstruction(sentence) }
+
+// IsMostlyChinese reports whether text reads as Chinese, the test the
+// offline generator uses to pick its answer language: two Han characters
+// count as one word against the Latin words.
+func IsMostlyChinese(text string) bool { return isMostlyChinese(text) }
