@@ -20,7 +20,7 @@ import (
 
 // scope is the caller's view of its tenant, applied by PostgreSQL too.
 func scope(p auth.Principal) store.Scope {
-	return store.Scope{Tenant: p.TenantID, Regions: p.Regions, Role: string(p.Role)}
+	return store.Scope{Tenant: p.TenantID, Regions: p.Regions, Role: string(p.Role), KeyID: p.KeyID}
 }
 
 type textDocumentRequest struct {

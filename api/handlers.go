@@ -114,7 +114,7 @@ func (s *Server) revokeKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	k, err := s.auth.RevokeKey(c.Request().Context(), principal(c).TenantID, id)
+	k, err := s.auth.RevokeKey(c.Request().Context(), principal(c).TenantID, id, "key:"+principal(c).KeyID.String())
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/dealdesk/dealdesk/assistant"
+
 	"strconv"
 	"time"
 
@@ -16,6 +18,11 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	// Assistant generations: how many, the tokens they used, the share
+	// that needed a repair or cited unknown sources, and model time.
+	generations *prometheus.CounterVec
+	tokens      *prometheus.CounterVec
+	modelTime   *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -34,8 +41,21 @@ func newMetrics() *metrics {
 			Name: "dealdesk_http_requests_in_flight",
 			Help: "HTTP requests being served.",
 		}),
+		generations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dealdesk_generations_total",
+			Help: "Assistant generations by task, prompt version, provider and outcome (ok, repaired, unknown_citations).",
+		}, []string{"task", "prompt", "provider", "outcome"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dealdesk_generation_tokens_total",
+			Help: "Model tokens used by assistant generations, by task, provider and direction (prompt, completion).",
+		}, []string{"task", "provider", "direction"}),
+		modelTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "dealdesk_generation_model_seconds",
+			Help:    "Time spent in the model per generation, by task and provider.",
+			Buckets: []float64{.005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+		}, []string{"task", "provider"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.inflight,
+	m.registry.MustRegister(m.requests, m.duration, m.inflight, m.generations, m.tokens, m.modelTime,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -60,4 +80,19 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		m.duration.WithLabelValues(c.Request().Method, route).Observe(time.Since(start).Seconds())
 		return nil
 	}
+}
+
+// observeGeneration records a successful generation.
+func (m *metrics) observeGeneration(g *assistant.Generation) {
+	outcome := "ok"
+	switch {
+	case g.Checks.Repaired:
+		outcome = "repaired"
+	case !g.Checks.CitationsValid:
+		outcome = "unknown_citations"
+	}
+	m.generations.WithLabelValues(g.Task, g.Model.Prompt, g.Model.Provider, outcome).Inc()
+	m.tokens.WithLabelValues(g.Task, g.Model.Provider, "prompt").Add(float64(g.Usage.PromptTokens))
+	m.tokens.WithLabelValues(g.Task, g.Model.Provider, "completion").Add(float64(g.Usage.CompletionTokens))
+	m.modelTime.WithLabelValues(g.Task, g.Model.Provider).Observe(g.Timings.Model / 1000)
 }

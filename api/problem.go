@@ -64,6 +64,10 @@ var problemCodes = map[string]struct {
 	"file_too_large":         {http.StatusRequestEntityTooLarge, "The file is too large"},
 	"no_text_layer":          {http.StatusUnprocessableEntity, "The PDF has no text layer"},
 	"invalid_metadata":       {http.StatusBadRequest, "Invalid document metadata"},
+	"feature_disabled":       {http.StatusForbidden, "Feature disabled for this tenant"},
+	"model_output_invalid":   {http.StatusBadGateway, "The model's answer failed validation"},
+	"model_unavailable":      {http.StatusBadGateway, "The model provider failed"},
+	"model_timeout":          {http.StatusGatewayTimeout, "The model did not answer in time"},
 	"internal":               {http.StatusInternalServerError, "Internal error"},
 	"unavailable":            {http.StatusServiceUnavailable, "Service unavailable"},
 	"timeout":                {http.StatusGatewayTimeout, "Request timed out"},
@@ -85,6 +89,9 @@ func problemf(code, format string, args ...any) *Problem {
 // toProblem maps any error a handler returns to a problem, in one place.
 func toProblem(err error) (p *Problem, internal bool) {
 	var he *echo.HTTPError
+	if ap, ok := assistantProblem(err); ok {
+		return ap, false
+	}
 	switch {
 	case errors.As(err, &p):
 		return p, false

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
 )
@@ -13,6 +14,10 @@ func (s *Server) routeTable() []route {
 	admin := []auth.Role{auth.RoleAdmin}
 	writers := []auth.Role{auth.RoleAdmin, auth.RoleManager, auth.RoleRep, auth.RoleOps}
 	curators := []auth.Role{auth.RoleAdmin, auth.RoleManager}
+	askers := []auth.Role{auth.RoleAdmin, auth.RoleManager, auth.RoleRep, auth.RolePlugin, auth.RoleOps}
+	promptOps := []auth.Role{auth.RoleAdmin, auth.RoleOps}
+	stream := " With `Accept: text/event-stream` the answer streams as server-sent events: one `start` event (generation_id, model and the retrieved sources) once retrieval is done, `token` events with the model's text as it comes, `repair` when a corrected answer follows, then one `result` event with the body described here (or an `error` event with a problem)."
+	taskNote := " The task's own fields (see its output schema in GET /v1/prompts) sit at the top level beside generation_id, sources (what was retrieved, with `cited`), model (provider, name, prompt version; `offline: true` for the offline composer), checks (citation verification, uncited claims, personal data masked) and usage."
 	return []route{
 		{method: http.MethodGet, path: "/healthz", tag: "ops", public: true, summary: "Liveness: the process is up",
 			handler: s.healthz, response: healthResponse{}},
@@ -47,6 +52,37 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPost, path: "/v1/search", tag: "knowledge", summary: "Hybrid search over the knowledge the key may see",
 			description: "Vector (HNSW, cosine) and lexical (segmented tsvector) search fused by reciprocal rank fusion. Filters and the key's regions and role are applied inside the database, so filtered searches still return k hits and nothing outside the key's scope can appear.",
 			handler:     s.searchKnowledge, request: searchRequest{}, response: searchResponse{}},
+
+		{method: http.MethodPost, path: "/v1/drafts/email", tag: "assistant", roles: askers, summary: "Draft a customer email grounded in the knowledge base",
+			description: "purpose (first_contact, follow_up, proposal, objection_reply, win_back), customer, recipient, deal context, tone, language and length in; subject, body, rationale and citations out." + taskNote + stream,
+			handler:     s.draftEmail, request: emailDraftRequest{}, response: taskResponse{}},
+		{method: http.MethodPost, path: "/v1/notes/meeting", tag: "assistant", roles: askers, summary: "Turn a meeting transcript into notes and CRM fields",
+			description: "Summary, key points, sentiment per party, decisions, action items (owner, due date), risks, competitors mentioned and CRM fields (budget amount and source, decision cycle, decision makers, next step, stage hint), each with the verbatim transcript span it came from." + taskNote + stream,
+			handler:     s.meetingNotes, request: meetingNotesRequest{}, response: taskResponse{}},
+		{method: http.MethodPost, path: "/v1/talk-tracks", tag: "assistant", roles: askers, summary: "Build a talk-track pack for a customer",
+			description: "Policy-fit points from regional policy notes, competitor weaknesses from competitor notes and lost/won deals, decision-maker interests by role, opening lines, proof points from similar won deals and likely objections with answers; every point cites its sources." + taskNote + stream,
+			handler:     s.talkTrack, request: talkTrackRequest{}, response: taskResponse{}},
+		{method: http.MethodPost, path: "/v1/objections", tag: "assistant", roles: askers, summary: "Ranked responses to a customer objection, with evidence",
+			description: "Evidence from won deals and playbooks." + taskNote + stream,
+			handler:     s.objection, request: objectionRequest{}, response: taskResponse{}},
+		{method: http.MethodPost, path: "/v1/tenders/analyze", tag: "assistant", roles: askers, summary: "Analyse a tender against our product sheets",
+			description: "Tender text, or the document_id of an ingested tender, in; qualification requirements, technical parameters compared line by line with our product sheets (meets / partly / fails / unknown, with sources), scoring criteria, deadlines, deposit and risks out." + taskNote + stream,
+			handler:     s.analyzeTender, request: tenderRequest{}, response: taskResponse{}},
+		{method: http.MethodPost, path: "/v1/intel/extract", tag: "assistant", roles: askers, summary: "Extract competitive intel from any text",
+			description: "Competitors, their products, prices and claims, each with the span of the text it came from." + taskNote + stream,
+			handler:     s.competitiveIntel, request: intelRequest{}, response: taskResponse{}},
+		{method: http.MethodGet, path: "/v1/generations/:id", tag: "assistant", summary: "A stored generation: masked input and output, sources, prompt version, model, tokens, latency, caller and audit trail",
+			description: "Admins and ops see every generation of the tenant, managers those made in their regions, reps and plugins their own key's. Personal data stays masked.",
+			handler:     s.getGeneration, response: assistant.Record{}},
+		{method: http.MethodGet, path: "/v1/prompts", tag: "prompts", summary: "Prompt templates with their versions, output schemas and this tenant's policy",
+			handler: s.listPrompts, response: promptList{}},
+		{method: http.MethodPut, path: "/v1/prompts/:name/active", tag: "prompts", roles: promptOps, summary: "Pin a prompt version, follow the latest, or split traffic A/B",
+			description: "version 0 follows the latest non-draft version; candidate and candidate_share send that share of requests (by a stable hash of the request) to a second version. Audited.",
+			handler:     s.setPrompt, request: setPromptRequest{}, response: assistant.PromptState{}},
+		{method: http.MethodGet, path: "/v1/features", tag: "admin", summary: "Which assistant tasks are on for this tenant",
+			handler: s.getFeatures, response: featuresBody{}},
+		{method: http.MethodPut, path: "/v1/features", tag: "admin", roles: admin, summary: "Switch assistant tasks on or off for this tenant (audited)",
+			handler: s.setFeatures, request: featuresBody{}, response: featuresBody{}},
 
 		{method: http.MethodPost, path: "/v1/keys", tag: "admin", roles: admin, summary: "Create an API key (the key is shown once)",
 			handler: s.createKey, request: createKeyRequest{}, response: createKeyResponse{}, okStatus: http.StatusCreated},

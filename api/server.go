@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
@@ -69,6 +70,7 @@ type Deps struct {
 	Knowledge *knowledge.Store
 	Queue     *knowledge.Queue
 	Searcher  *retrieval.Searcher
+	Assistant *assistant.Service
 	Logger    *slog.Logger
 }
 
@@ -82,6 +84,7 @@ type Server struct {
 	knowledge *knowledge.Store
 	queue     *knowledge.Queue
 	search    *retrieval.Searcher
+	assistant *assistant.Service
 	log       *slog.Logger
 	metrics   *metrics
 	routes    []route
@@ -90,14 +93,14 @@ type Server struct {
 // New builds the server and registers every route.
 func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.defaults()
-	if deps.DB == nil || deps.Auth == nil || deps.Models == nil || deps.Knowledge == nil || deps.Queue == nil || deps.Searcher == nil {
-		return nil, errors.New("api: DB, Auth, Models, Knowledge, Queue and Searcher are required")
+	if deps.DB == nil || deps.Auth == nil || deps.Models == nil || deps.Knowledge == nil || deps.Queue == nil || deps.Searcher == nil || deps.Assistant == nil {
+		return nil, errors.New("api: DB, Auth, Models, Knowledge, Queue, Searcher and Assistant are required")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, db: deps.DB, auth: deps.Auth, models: deps.Models, knowledge: deps.Knowledge, queue: deps.Queue, search: deps.Searcher,
-		log: deps.Logger, metrics: newMetrics()}
+		assistant: deps.Assistant, log: deps.Logger, metrics: newMetrics()}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler

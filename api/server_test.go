@@ -1,6 +1,9 @@
 package api
 
 import (
+	"github.com/dealdesk/dealdesk/assistant"
+	"github.com/dealdesk/dealdesk/prompts"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,14 +35,23 @@ type harness struct {
 	admin  auth.NewKey // tenant admin
 	rep    auth.NewKey // tenant rep, regions jiangsu
 	otherK auth.NewKey // other tenant admin
+	db     *storetest.DB
+	kstore *knowledge.Store
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
+	return newHarnessWith(t, cfg, providers.Config{})
+}
+
+// newHarnessWith is newHarness with a model configuration (a fake
+// OpenAI-compatible server, for instance).
+func newHarnessWith(t *testing.T, cfg Config, mcfg providers.Config) *harness {
+	t.Helper()
 	ctx := context.Background()
 	db := storetest.New(t)
 	svc := auth.NewService(db.Pool)
-	models, err := providers.New(ctx, providers.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	models, err := providers.New(ctx, mcfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,11 +63,17 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	kstore := knowledge.NewStore(db.Pool, models.Embedder, knowledge.StoreOptions{Logger: logger})
 	queue := knowledge.NewQueue(db.Pool, kstore, logger)
 	searcher := retrieval.NewSearcher(db.Pool, models.Embedder, retrieval.Config{})
-	srv, err := New(cfg, Deps{DB: db.Pool, Auth: svc, Models: models, Knowledge: kstore, Queue: queue, Searcher: searcher, Logger: logger})
+	registry, err := prompts.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, srv: srv, auth: svc}
+	tasks := assistant.New(db.Pool, searcher, models, registry, assistant.Config{}, logger)
+	srv, err := New(cfg, Deps{DB: db.Pool, Auth: svc, Models: models, Knowledge: kstore, Queue: queue, Searcher: searcher,
+		Assistant: tasks, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, srv: srv, auth: svc, db: db, kstore: kstore}
 	h.tenant = must(svc.CreateTenant(ctx, "acme", "Acme"))(t)
 	h.other = must(svc.CreateTenant(ctx, "globex", "Globex"))(t)
 	h.admin = must(svc.CreateKey(ctx, h.tenant.ID, auth.KeySpec{Name: "admin", Role: auth.RoleAdmin}))(t)

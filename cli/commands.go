@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"github.com/dealdesk/dealdesk/assistant"
+	"github.com/dealdesk/dealdesk/prompts"
+
 	"errors"
 	"fmt"
 	"os"
@@ -28,6 +31,7 @@ func serveCommand() boundCommand {
 	cfg.bindHTTP(c.fs)
 	cfg.bindIngest(c.fs)
 	cfg.bindRetrieval(c.fs)
+	cfg.bindAssistant(c.fs)
 	autoMigrate := c.fs.Bool("auto-migrate", true, "apply pending migrations at start (off: refuse to start until `dealdesk migrate` ran)")
 	c.configFlagsDone()
 	c.run = func(e *env, args []string) error {
@@ -67,8 +71,13 @@ func serveCommand() boundCommand {
 		kstore := knowledge.NewStore(pool, models.Embedder, cfg.knowledgeOptions(e.log, models.Info))
 		queue := knowledge.NewQueue(pool, kstore, e.log.With("component", "ingest"))
 		searcher := retrieval.NewSearcher(pool, models.Embedder, cfg.Retrieval)
+		registry, err := prompts.Load()
+		if err != nil {
+			return err
+		}
+		tasks := assistant.New(pool, searcher, models, registry, cfg.Assistant, e.log.With("component", "assistant"))
 		srv, err := api.New(hc, api.Deps{DB: pool, Auth: auth.NewService(pool), Models: models, Knowledge: kstore, Queue: queue,
-			Searcher: searcher, Logger: e.log})
+			Searcher: searcher, Assistant: tasks, Logger: e.log})
 		if err != nil {
 			return err
 		}
@@ -230,7 +239,7 @@ func keysCommand() boundCommand {
 			if err != nil {
 				return fmt.Errorf("%w: key id %q is not a UUID (see 'keys list')", errUsage, args[1])
 			}
-			k, err := svc.RevokeKey(e.ctx, t.ID, id)
+			k, err := svc.RevokeKey(e.ctx, t.ID, id, "cli:"+currentUser())
 			if err != nil {
 				return err
 			}

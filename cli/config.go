@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/dealdesk/dealdesk/assistant"
+
 	"context"
 	"errors"
 	"flag"
@@ -31,6 +33,7 @@ type Config struct {
 	CORSOrigins stringList
 
 	Retrieval retrieval.Config
+	Assistant assistant.Config
 
 	ChunkTokens   int
 	ChunkOverlap  int
@@ -50,6 +53,13 @@ func (c *Config) bindRetrieval(fs *flag.FlagSet) {
 	fs.Float64Var(&r.RRFK, "rrf-k", 60, "k of reciprocal rank fusion, 1/(k+rank)")
 	fs.IntVar(&r.MaxScanTuples, "hnsw-max-scan-tuples", 20000, "bound of pgvector's iterative scan for filtered searches")
 	fs.DurationVar(&r.LexicalTimeout, "lexical-timeout", 150*time.Millisecond, "time budget of the lexical arm; past it hybrid search answers from vectors alone")
+}
+
+func (c *Config) bindAssistant(fs *flag.FlagSet) {
+	a := &c.Assistant
+	fs.IntVar(&a.MaxDocumentTokens, "max-document-tokens", 8000, "longest transcript, tender or intel text a task reads, in tokens; longer ones are cut with a warning")
+	fs.IntVar(&a.SourceBudget, "source-budget", 0, "token budget of retrieved sources in a task prompt (0: each task's own default)")
+	fs.DurationVar(&a.Timeout, "task-timeout", 3*time.Minute, "longest time one assistant task may take, retrieval and model included (the request timeout applies too)")
 }
 
 func (c *Config) knowledgeOptions(log *slog.Logger, info providers.Info) knowledge.StoreOptions {

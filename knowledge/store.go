@@ -447,6 +447,49 @@ func (s *Store) Get(ctx context.Context, scope store.Scope, id uuid.UUID) (Docum
 	return d, err
 }
 
+// Text returns one document visible in scope with its text, rebuilt from
+// its chunks in order with the overlap each chunk repeats from the one
+// before dropped. Tasks that read a whole ingested document (a tender to
+// analyse) use it.
+func (s *Store) Text(ctx context.Context, scope store.Scope, id uuid.UUID) (Document, string, error) {
+	var (
+		d    Document
+		text strings.Builder
+	)
+	err := store.InScope(ctx, s.db, scope, func(tx pgx.Tx) error {
+		var err error
+		d, err = scanDocument(tx.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents WHERE id = $1`, id))
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT text, overlap FROM chunks WHERE document_id = $1 ORDER BY ordinal`, id)
+		if err != nil {
+			return err
+		}
+		var (
+			chunk   string
+			overlap int
+			first   = true
+		)
+		_, err = pgx.ForEachRow(rows, []any{&chunk, &overlap}, func() error {
+			if !first && overlap > 0 && overlap <= len(chunk) {
+				chunk = strings.TrimLeft(chunk[overlap:], " \n")
+				text.WriteString(" ")
+			} else if !first {
+				text.WriteString("\n\n")
+			}
+			first = false
+			text.WriteString(chunk)
+			return nil
+		})
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Document{}, "", fmt.Errorf("document %s: %w", id, ErrNotFound)
+	}
+	return d, text.String(), err
+}
+
 // Delete removes a document visible in scope and its chunks.
 func (s *Store) Delete(ctx context.Context, scope store.Scope, id uuid.UUID) error {
 	var n int64

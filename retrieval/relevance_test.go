@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/tmc/langchaingo/schema"
@@ -111,7 +112,7 @@ func loadDemo() (*demo, error) {
 	if len(failed) > 0 {
 		return nil, fmt.Errorf("demo load: %s", strings.Join(failed, "; "))
 	}
-	d := &demo{db: db, tenant: tn.ID, s: retrieval.NewSearcher(db.Pool, emb, retrieval.Config{})}
+	d := &demo{db: db, tenant: tn.ID, s: retrieval.NewSearcher(db.Pool, emb, retrieval.Config{LexicalTimeout: 10 * time.Second})}
 	err = store.InTenant(ctx, db.Pool, tn.ID, func(tx pgxTx) error {
 		rows, err := tx.Query(ctx, `SELECT c.text, d.source, d.kind, d.region, d.title, c.heading_path FROM chunks c JOIN documents d ON d.id = c.document_id ORDER BY c.id`)
 		if err != nil {

@@ -44,7 +44,7 @@ func newScoped(t *testing.T) *scoped {
 	}
 	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
 	st := knowledge.NewStore(db.Pool, emb, knowledge.StoreOptions{})
-	sc := &scoped{s: retrieval.NewSearcher(db.Pool, emb, retrieval.Config{}), a: ta.ID, b: tb.ID, docs: map[string]uuid.UUID{}, secretWord: "蓝鲸计划"}
+	sc := &scoped{s: retrieval.NewSearcher(db.Pool, emb, retrieval.Config{LexicalTimeout: 10 * time.Second}), a: ta.ID, b: tb.ID, docs: map[string]uuid.UUID{}, secretWord: "蓝鲸计划"}
 	add := func(key string, tenant uuid.UUID, meta knowledge.Metadata, body string) {
 		meta.Title = key
 		if meta.Kind == "" {

@@ -42,6 +42,9 @@ type Scope struct {
 	Tenant  uuid.UUID
 	Regions []string
 	Role    string
+	// KeyID is the caller's API key, when there is one: rows a caller
+	// owns (its own generations) are matched on it.
+	KeyID uuid.UUID
 }
 
 // InScope is InTenant narrowed to a caller's regions and role.
@@ -50,8 +53,12 @@ func InScope(ctx context.Context, db Beginner, s Scope, fn func(pgx.Tx) error) e
 		return errors.New("store: caller scope without a role")
 	}
 	return InTenant(ctx, db, s.Tenant, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('app.role', $1, true), set_config('app.regions', $2, true)`,
-			s.Role, strings.Join(s.Regions, ",")); err != nil {
+		key := ""
+		if s.KeyID != uuid.Nil {
+			key = s.KeyID.String()
+		}
+		if _, err := tx.Exec(ctx, `SELECT set_config('app.role', $1, true), set_config('app.regions', $2, true), set_config('app.key_id', $3, true)`,
+			s.Role, strings.Join(s.Regions, ","), key); err != nil {
 			return fmt.Errorf("set caller scope: %w", err)
 		}
 		return fn(tx)

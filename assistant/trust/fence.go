@@ -51,6 +51,14 @@ const PlaceholderInstruction = "Personal data has been replaced by placeholders 
 //     this way it is plain text. ParseSources does not undo this, so a
 //     document with such tokens reads back with the entity.
 func FenceSources(sources []providers.Source) string {
+	return providers.FormatSources(CleanSources(sources))
+}
+
+// CleanSources returns the sources as FenceSources writes them: IDs
+// filled in by position, metadata on one line, chat-template control
+// tokens neutralised. Templates that fence sources themselves (the
+// prompts package's "sources" function) get clean input this way.
+func CleanSources(sources []providers.Source) []providers.Source {
 	clean := make([]providers.Source, len(sources))
 	for i, s := range sources {
 		id := fenceAttr(s.ID)
@@ -64,8 +72,13 @@ func FenceSources(sources []providers.Source) string {
 			Text:  neutralizeControlTokens(s.Text),
 		}
 	}
-	return providers.FormatSources(clean)
+	return clean
 }
+
+// CleanText neutralises chat-template control tokens and fake source
+// tags in a task's own document (a transcript, a tender) before it is
+// fenced.
+func CleanText(s string) string { return neutralizeControlTokens(s) }
 
 var (
 	controlToken = regexp.MustCompile(`(?i)<(\||｜|/?s>|<sys>>|</sys>>|/?start_of_turn>|/?end_of_turn>|/?think>|/?system>|/?user>|/?assistant>|\s+/?\s*source\b|/\s+source\b)`)

@@ -1,0 +1,317 @@
+package assistant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dealdesk/dealdesk/audit"
+	"github.com/dealdesk/dealdesk/prompts"
+	"github.com/dealdesk/dealdesk/store"
+)
+
+// ErrNotFound means no generation with that id is visible to the caller.
+var ErrNotFound = errors.New("not found")
+
+// tenantPolicy reads whether the tenant has the task switched on and its
+// prompt policy for the task's template.
+func (s *Service) tenantPolicy(ctx context.Context, tenant uuid.UUID, task string) (prompts.Policy, error) {
+	p := prompts.Policy{Name: task}
+	var enabled bool
+	err := store.InTenant(ctx, s.db, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `
+			SELECT COALESCE((t.features->>$2)::boolean, true),
+			       COALESCE(p.version, 0), COALESCE(p.candidate, 0), COALESCE(p.candidate_share, 0)
+			FROM tenants t LEFT JOIN prompt_policies p ON p.tenant_id = t.id AND p.name = $2
+			WHERE t.id = $1`, tenant, task).Scan(&enabled, &p.Version, &p.Candidate, &p.CandidateShare)
+	})
+	if err != nil {
+		return p, fmt.Errorf("read tenant settings: %w", err)
+	}
+	if !enabled {
+		return p, fmt.Errorf("%w: %s", ErrFeatureDisabled, task)
+	}
+	return p, nil
+}
+
+// record is what the generations table keeps of a call.
+type record struct {
+	Input   any              `json:"input"`
+	Sources []map[string]any `json:"sources"`
+}
+
+// store writes the generation record and its audit entry in one
+// transaction. Input, output and sources are stored masked.
+func (s *Service) store(ctx context.Context, c *call, failure error) error {
+	g := c.gen
+	status, errText := "ok", ""
+	if failure != nil {
+		status, errText = "failed", failure.Error()
+	}
+	input, err := marshal(c.input)
+	if err != nil {
+		return err
+	}
+	// The sources are in the input already (masked, as the model saw
+	// them); the sources column keeps their identities and scores.
+	sources := make([]map[string]any, len(g.Sources))
+	for i, src := range g.Sources {
+		sources[i] = map[string]any{
+			"label": src.Label, "document_id": src.DocumentID, "title": c.masker.Mask(src.Title), "kind": src.Kind,
+			"region": src.Region, "source_ids": src.SourceIDs, "score": src.Score, "tokens": src.Tokens, "cited": src.Cited,
+		}
+	}
+	srcJSON, err := marshal(sources)
+	if err != nil {
+		return err
+	}
+	var output []byte
+	if c.masked != nil {
+		if output, err = marshal(c.masked); err != nil {
+			return err
+		}
+	}
+	checks, err := marshal(g.Checks)
+	if err != nil {
+		return err
+	}
+	sc := c.caller.Scope
+	var createdBy *uuid.UUID
+	if sc.KeyID != uuid.Nil {
+		createdBy = &sc.KeyID
+	}
+	regions := sc.Regions
+	if regions == nil {
+		regions = []string{}
+	}
+	return store.InTenant(ctx, s.db, sc.Tenant, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO generations (id, tenant_id, task, status, error, prompt_name, prompt_version, prompt_digest,
+				provider, model, offline, created_by, created_by_name, role, regions, request_id,
+				input, output, raw_output, sources, checks, repaired,
+				prompt_tokens, completion_tokens, latency_ms, retrieval_ms, model_ms)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+				$17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+			RETURNING created_at`,
+			g.ID, sc.Tenant, g.Task, status, errText, c.tmpl.Name, c.tmpl.Version, c.tmpl.Digest,
+			g.Model.Provider, g.Model.Name, g.Model.Offline, createdBy, c.caller.Name, sc.Role, regions, c.caller.RequestID,
+			input, output, c.raw, srcJSON, checks, g.Checks.Repaired,
+			g.Usage.PromptTokens, g.Usage.CompletionTokens, g.Timings.Total, g.Timings.Retrieval, g.Timings.Model,
+		).Scan(&g.CreatedAt)
+		if err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, sc.Tenant, audit.Event{
+			Actor: actor(sc), ActorRole: sc.Role, Action: "generation.create", Subject: g.ID.String(),
+			Details: map[string]any{
+				"task": g.Task, "status": status, "prompt": g.Model.Prompt, "prompt_digest": g.Model.PromptDigest,
+				"provider": g.Model.Provider, "model": g.Model.Name, "sources": citedLabels(g),
+				"request_id": c.caller.RequestID,
+			},
+		})
+		return err
+	})
+}
+
+func actor(sc store.Scope) string {
+	if sc.KeyID == uuid.Nil {
+		return "system"
+	}
+	return sc.KeyID.String()
+}
+
+func citedLabels(g *Generation) []string {
+	out := []string{}
+	for _, s := range g.Sources {
+		out = append(out, s.Label+"="+s.DocumentID)
+	}
+	return out
+}
+
+// Record is a stored generation as GET /v1/generations/{id} shows it:
+// personal data stays masked.
+type Record struct {
+	ID               uuid.UUID       `json:"generation_id"`
+	Task             string          `json:"task"`
+	Status           string          `json:"status"`
+	Error            string          `json:"error,omitempty"`
+	Prompt           string          `json:"prompt"`
+	PromptVersion    int             `json:"prompt_version"`
+	PromptDigest     string          `json:"prompt_digest"`
+	Provider         string          `json:"provider"`
+	Model            string          `json:"model"`
+	Offline          bool            `json:"offline"`
+	CreatedBy        *uuid.UUID      `json:"created_by"`
+	CreatedByName    string          `json:"created_by_name"`
+	Role             string          `json:"role"`
+	Regions          []string        `json:"regions"`
+	RequestID        string          `json:"request_id"`
+	Input            json.RawMessage `json:"input"`
+	Output           json.RawMessage `json:"output"`
+	RawOutput        string          `json:"raw_output"`
+	Sources          json.RawMessage `json:"sources"`
+	Checks           json.RawMessage `json:"checks"`
+	Repaired         bool            `json:"repaired"`
+	PromptTokens     int             `json:"prompt_tokens"`
+	CompletionTokens int             `json:"completion_tokens"`
+	LatencyMS        float64         `json:"latency_ms"`
+	RetrievalMS      float64         `json:"retrieval_ms"`
+	ModelMS          float64         `json:"model_ms"`
+	CreatedAt        time.Time       `json:"created_at"`
+	Audit            []audit.Entry   `json:"audit"`
+}
+
+// Get returns a generation visible in scope, with its audit trail.
+func (s *Service) Get(ctx context.Context, scope store.Scope, id uuid.UUID) (*Record, error) {
+	var r Record
+	err := store.InScope(ctx, s.db, scope, func(tx pgx.Tx) error {
+		var output []byte
+		err := tx.QueryRow(ctx, `
+			SELECT id, task, status, error, prompt_name, prompt_version, prompt_digest, provider, model, offline,
+				created_by, created_by_name, role, regions, request_id, input, output, raw_output, sources, checks,
+				repaired, prompt_tokens, completion_tokens, latency_ms, retrieval_ms, model_ms, created_at
+			FROM generations WHERE id = $1`, id).Scan(
+			&r.ID, &r.Task, &r.Status, &r.Error, &r.Prompt, &r.PromptVersion, &r.PromptDigest, &r.Provider, &r.Model, &r.Offline,
+			&r.CreatedBy, &r.CreatedByName, &r.Role, &r.Regions, &r.RequestID, &r.Input, &output, &r.RawOutput, &r.Sources, &r.Checks,
+			&r.Repaired, &r.PromptTokens, &r.CompletionTokens, &r.LatencyMS, &r.RetrievalMS, &r.ModelMS, &r.CreatedAt)
+		if err != nil {
+			return err
+		}
+		r.Output = output
+		if output == nil {
+			r.Output = json.RawMessage("null")
+		}
+		r.Prompt = fmt.Sprintf("%s@v%d", r.Prompt, r.PromptVersion)
+		r.Audit, err = audit.List(ctx, tx, audit.Filter{Subject: id.String(), Limit: 100})
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("generation %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// PromptState is a template name with the tenant's policy for it.
+type PromptState struct {
+	Name     string             `json:"name"`
+	Task     string             `json:"task"`
+	Policy   prompts.Policy     `json:"policy"`
+	Active   int                `json:"active_version"`
+	Versions []prompts.Template `json:"versions"`
+}
+
+// Prompts lists every template name with its versions and the tenant's
+// policy.
+func (s *Service) Prompts(ctx context.Context, tenant uuid.UUID) ([]PromptState, error) {
+	policies := map[string]prompts.Policy{}
+	err := store.InTenant(ctx, s.db, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT name, version, candidate, candidate_share FROM prompt_policies`)
+		if err != nil {
+			return err
+		}
+		var p prompts.Policy
+		_, err = pgx.ForEachRow(rows, []any{&p.Name, &p.Version, &p.Candidate, &p.CandidateShare}, func() error {
+			policies[p.Name] = p
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []PromptState
+	for _, t := range s.registry.List() {
+		i := slices.IndexFunc(out, func(p PromptState) bool { return p.Name == t.Name })
+		if i < 0 {
+			p, ok := policies[t.Name]
+			if !ok {
+				p = prompts.Policy{Name: t.Name}
+			}
+			out = append(out, PromptState{Name: t.Name, Task: t.Task, Policy: p})
+			i = len(out) - 1
+		}
+		out[i].Versions = append(out[i].Versions, t)
+	}
+	for i := range out {
+		if t, err := s.registry.Choose(prompts.Policy{Name: out[i].Name, Version: out[i].Policy.Version}, ""); err == nil {
+			out[i].Active = t.Version
+		}
+	}
+	return out, nil
+}
+
+// SetPolicy stores a tenant's policy for a template, after checking it,
+// with an audit entry.
+func (s *Service) SetPolicy(ctx context.Context, scope store.Scope, p prompts.Policy) error {
+	if err := s.registry.Check(p); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidInput, err)
+	}
+	return store.InTenant(ctx, s.db, scope.Tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO prompt_policies (tenant_id, name, version, candidate, candidate_share, updated_at, updated_by)
+			VALUES ($1, $2, $3, $4, $5, now(), $6)
+			ON CONFLICT (tenant_id, name) DO UPDATE SET version = EXCLUDED.version, candidate = EXCLUDED.candidate,
+				candidate_share = EXCLUDED.candidate_share, updated_at = now(), updated_by = EXCLUDED.updated_by`,
+			scope.Tenant, p.Name, p.Version, p.Candidate, p.CandidateShare, actor(scope))
+		if err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, tx, scope.Tenant, audit.Event{
+			Actor: actor(scope), ActorRole: scope.Role, Action: "prompt.activate", Subject: p.Name, Details: p,
+		})
+		return err
+	})
+}
+
+// Features returns every task with whether the tenant has it on.
+func (s *Service) Features(ctx context.Context, tenant uuid.UUID) (map[string]bool, error) {
+	var raw map[string]bool
+	err := store.InTenant(ctx, s.db, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT features FROM tenants WHERE id = $1`, tenant).Scan(&raw)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(Tasks))
+	for _, t := range Tasks {
+		on, set := raw[t]
+		out[t] = on || !set
+	}
+	return out, nil
+}
+
+// SetFeatures switches tasks on or off for the tenant, with an audit
+// entry. Unknown task names are refused.
+func (s *Service) SetFeatures(ctx context.Context, scope store.Scope, set map[string]bool) (map[string]bool, error) {
+	for name := range set {
+		if !slices.Contains(Tasks, name) {
+			return nil, fmt.Errorf("%w: unknown feature %q (known: %v)", ErrInvalidInput, name, Tasks)
+		}
+	}
+	patch, err := marshal(set)
+	if err != nil {
+		return nil, err
+	}
+	err = store.InTenant(ctx, s.db, scope.Tenant, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE tenants SET features = features || $2::jsonb WHERE id = $1`, scope.Tenant, patch); err != nil {
+			return err
+		}
+		_, err := audit.Append(ctx, tx, scope.Tenant, audit.Event{
+			Actor: actor(scope), ActorRole: scope.Role, Action: "feature.set", Subject: scope.Tenant.String(), Details: set,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Features(ctx, scope.Tenant)
+}
