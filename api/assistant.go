@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,77 +17,6 @@ import (
 	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/providers"
 )
-
-// taskCommon are the fields every task request may carry.
-type taskCommon struct {
-	Language string `json:"language,omitempty" doc:"zh or en; empty: the language of the request"`
-	Seller   string `json:"seller,omitempty" doc:"our company, the 'we' of the answer"`
-	// PromptVersion pins a template version for this call (ops and admin
-	// keys: eval runs compare versions this way).
-	PromptVersion int `json:"prompt_version,omitempty" doc:"pin a prompt template version (admin and ops keys only)"`
-}
-
-func (t taskCommon) common() prompts.Common {
-	return prompts.Common{Language: t.Language, Seller: t.Seller}
-}
-
-type emailDraftRequest struct {
-	taskCommon
-	Purpose       string `json:"purpose" doc:"first_contact, follow_up, proposal, objection_reply or win_back"`
-	Customer      string `json:"customer"`
-	RecipientName string `json:"recipient_name,omitempty"`
-	RecipientRole string `json:"recipient_role,omitempty"`
-	Sender        string `json:"sender,omitempty" doc:"signature: the rep's name and title"`
-	DealContext   string `json:"deal_context,omitempty" doc:"stage, last contact, what was promised"`
-	Tone          string `json:"tone,omitempty"`
-	Length        string `json:"length,omitempty" doc:"short, medium (default) or long"`
-	Instructions  string `json:"instructions,omitempty"`
-}
-
-type meetingNotesRequest struct {
-	taskCommon
-	Transcript   string           `json:"transcript" doc:"the transcript or raw notes"`
-	Customer     string           `json:"customer,omitempty"`
-	Date         string           `json:"date,omitempty" doc:"YYYY-MM-DD: relative dates in the transcript resolve against it"`
-	Participants []prompts.Person `json:"participants,omitempty"`
-}
-
-type talkTrackRequest struct {
-	taskCommon
-	Customer    string           `json:"customer"`
-	Region      string           `json:"region,omitempty"`
-	Industry    string           `json:"industry,omitempty"`
-	Stage       string           `json:"stage,omitempty" doc:"prospecting, qualification, solution, tender, negotiation"`
-	Products    []string         `json:"products,omitempty"`
-	Competitors []string         `json:"competitors,omitempty"`
-	Contacts    []prompts.Person `json:"contacts,omitempty" doc:"decision makers: name, role, side"`
-	Notes       string           `json:"notes,omitempty"`
-}
-
-type objectionRequest struct {
-	taskCommon
-	Objection  string `json:"objection" doc:"what the customer said"`
-	Customer   string `json:"customer,omitempty"`
-	Stage      string `json:"stage,omitempty"`
-	Competitor string `json:"competitor,omitempty"`
-	Context    string `json:"context,omitempty"`
-}
-
-type tenderRequest struct {
-	taskCommon
-	Title      string     `json:"title,omitempty" doc:"required with tender text; default: the document's title"`
-	Tender     string     `json:"tender,omitempty" doc:"the tender text; or give document_id"`
-	DocumentID *uuid.UUID `json:"document_id,omitempty" doc:"an ingested tender document to analyse"`
-	Customer   string     `json:"customer,omitempty"`
-	Products   []string   `json:"products,omitempty" doc:"our products to compare against"`
-}
-
-type intelRequest struct {
-	taskCommon
-	Text        string   `json:"text" doc:"field notes, a bid opening record, a brochure"`
-	Title       string   `json:"title,omitempty"`
-	Competitors []string `json:"competitors,omitempty" doc:"names already known, as hints"`
-}
 
 // taskResponse documents the common fields of every task answer; the
 // task's own fields (subject and body for an email, summary and
@@ -104,81 +34,55 @@ type taskResponse struct {
 }
 
 func (s *Server) draftEmail(c echo.Context) error {
-	var req emailDraftRequest
-	return s.runTask(c, &req, func() (any, error) {
-		return prompts.EmailDraftInput{Common: req.common(), Purpose: req.Purpose, Customer: req.Customer,
-			RecipientName: req.RecipientName, RecipientRole: req.RecipientRole, Sender: req.Sender,
-			DealContext: req.DealContext, Tone: req.Tone, Length: req.Length, Instructions: req.Instructions}, nil
-	}, &req.taskCommon)
+	return s.runTask(c, &assistant.EmailDraftRequest{})
 }
 
 func (s *Server) meetingNotes(c echo.Context) error {
-	var req meetingNotesRequest
-	return s.runTask(c, &req, func() (any, error) {
-		return prompts.MeetingNotesInput{Common: req.common(), Transcript: req.Transcript, Customer: req.Customer,
-			Date: req.Date, Participants: req.Participants}, nil
-	}, &req.taskCommon)
+	return s.runTask(c, &assistant.MeetingNotesRequest{})
 }
 
 func (s *Server) talkTrack(c echo.Context) error {
-	var req talkTrackRequest
-	return s.runTask(c, &req, func() (any, error) {
-		return prompts.TalkTrackInput{Common: req.common(), Customer: req.Customer, Region: req.Region,
-			Industry: req.Industry, Stage: req.Stage, Products: req.Products, Competitors: req.Competitors,
-			Contacts: req.Contacts, Notes: req.Notes}, nil
-	}, &req.taskCommon)
+	return s.runTask(c, &assistant.TalkTrackRequest{})
 }
 
 func (s *Server) objection(c echo.Context) error {
-	var req objectionRequest
-	return s.runTask(c, &req, func() (any, error) {
-		return prompts.ObjectionInput{Common: req.common(), Objection: req.Objection, Customer: req.Customer,
-			Stage: req.Stage, Competitor: req.Competitor, Context: req.Context}, nil
-	}, &req.taskCommon)
+	return s.runTask(c, &assistant.ObjectionRequest{})
 }
 
 func (s *Server) analyzeTender(c echo.Context) error {
-	var req tenderRequest
-	return s.runTask(c, &req, func() (any, error) {
-		in := prompts.TenderAnalysisInput{Common: req.common(), Title: req.Title, Tender: req.Tender,
-			Customer: req.Customer, Products: req.Products}
-		switch {
-		case req.DocumentID != nil && req.Tender != "":
-			return nil, validation("document_id", "give either tender text or document_id, not both")
-		case req.DocumentID != nil:
-			doc, text, err := s.knowledge.Text(c.Request().Context(), scope(principal(c)), *req.DocumentID)
-			if err != nil {
-				return nil, err
-			}
-			in.Tender = text
-			if in.Title == "" {
-				in.Title = doc.Title
-			}
-			if in.Customer == "" {
-				in.Customer = doc.Customer
-			}
-		case req.Tender == "":
-			return nil, validation("tender", "give the tender text or the document_id of an ingested tender")
-		}
-		return in, nil
-	}, &req.taskCommon)
-}
-
-func (s *Server) competitiveIntel(c echo.Context) error {
-	var req intelRequest
-	return s.runTask(c, &req, func() (any, error) {
-		return prompts.CompetitiveIntelInput{Common: req.common(), Text: req.Text, Title: req.Title,
-			Competitors: req.Competitors}, nil
-	}, &req.taskCommon)
-}
-
-// runTask binds a task request, builds the task input, runs it, and
-// answers with JSON or, when the client accepts text/event-stream, with a
-// stream of events.
-func (s *Server) runTask(c echo.Context, req any, build func() (any, error), tc *taskCommon) error {
+	req := &assistant.TenderRequest{}
 	if err := bindJSON(c, req); err != nil {
 		return err
 	}
+	// A tender already in the knowledge base is read in the caller's scope.
+	if req.DocumentID != nil && req.Tender == "" {
+		doc, text, err := s.knowledge.Text(c.Request().Context(), scope(principal(c)), *req.DocumentID)
+		if err != nil {
+			return err
+		}
+		req.Tender, req.DocumentID = text, nil
+		req.Title = cmp.Or(req.Title, doc.Title)
+		req.Customer = cmp.Or(req.Customer, doc.Customer)
+	}
+	return s.runBound(c, req)
+}
+
+func (s *Server) competitiveIntel(c echo.Context) error {
+	return s.runTask(c, &assistant.IntelRequest{})
+}
+
+// runTask binds a task request and runs it.
+func (s *Server) runTask(c echo.Context, req assistant.Request) error {
+	if err := bindJSON(c, req); err != nil {
+		return err
+	}
+	return s.runBound(c, req)
+}
+
+// runBound runs a bound task request and answers with JSON or, when the
+// client accepts text/event-stream, with a stream of events.
+func (s *Server) runBound(c echo.Context, req assistant.Request) error {
+	tc := req.Options()
 	p := principal(c)
 	if tc.PromptVersion != 0 && !p.HasRole(auth.RoleAdmin, auth.RoleOps) {
 		return newProblem("forbidden", "prompt_version may be pinned by admin and ops keys only")
@@ -186,7 +90,7 @@ func (s *Server) runTask(c echo.Context, req any, build func() (any, error), tc 
 	if tc.PromptVersion < 0 {
 		return validation("prompt_version", "must be positive")
 	}
-	input, err := build()
+	input, err := req.Input()
 	if err != nil {
 		return err
 	}

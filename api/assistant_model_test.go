@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -148,5 +149,49 @@ func TestAssistantStreamsFromModel(t *testing.T) {
 	}
 	if calls := fm.recorded(); len(calls) != 1 || !calls[0].Stream {
 		t.Fatalf("the model was not asked to stream: %+v", calls)
+	}
+}
+
+// TestEveryTaskWithOpenAICompatibleModel runs every task endpoint against
+// a fake OpenAI-compatible model answering with the task's sample output,
+// as JSON and as a stream.
+func TestEveryTaskWithOpenAICompatibleModel(t *testing.T) {
+	t.Parallel()
+	fm := newFakeModel(t, "")
+	h := newHarnessWith(t, Config{}, fm.config())
+	h.loadDemo()
+	for _, c := range []struct{ path, task, body string }{
+		{"/v1/drafts/email", "email_draft", `{"purpose":"follow_up","customer":"南京市江宁区数据局"}`},
+		{"/v1/notes/meeting", "meeting_notes", `{"transcript":"王总：这个项目要等财政拨款。"}`},
+		{"/v1/talk-tracks", "talk_track", `{"customer":"南京市江宁区数据局","region":"jiangsu"}`},
+		{"/v1/objections", "objection", `{"objection":"你们的案例太少"}`},
+		{"/v1/tenders/analyze", "tender_analysis", `{"title":"江宁区公共数据平台二期","tender":"★ API 网关峰值吞吐不低于 10000 TPS。"}`},
+		{"/v1/intel/extract", "competitive_intel", `{"text":"锐云信息报价约 98 万。"}`},
+	} {
+		t.Run(c.task, func(t *testing.T) {
+			sample, err := os.ReadFile("../prompts/testdata/outputs/" + c.task + "@v1.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fm.mu.Lock()
+			fm.answers = []string{string(sample)}
+			fm.mu.Unlock()
+			for _, accept := range []string{"application/json", "text/event-stream"} {
+				r := h.do("POST", c.path, h.rep.Secret, c.body, "Accept", accept)
+				body := string(r.body)
+				if accept == "text/event-stream" {
+					events := parseSSE(t, body)
+					if len(events) < 3 || events[0].event != "start" || events[len(events)-1].event != "result" {
+						t.Fatalf("%s stream: %s", c.task, body)
+					}
+					body = events[len(events)-1].data
+				}
+				var a taskAnswer
+				if err := json.Unmarshal([]byte(body), &a); r.status != 200 || err != nil || a.Task != c.task ||
+					a.Model.Provider != "openai" || a.Model.Offline || a.Usage.PromptTokens == 0 {
+					t.Fatalf("%s (%s): %d %s", c.task, accept, r.status, body)
+				}
+			}
+		})
 	}
 }

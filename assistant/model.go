@@ -18,7 +18,8 @@ import (
 
 // composerModel is the offline provider's chat model for one task call:
 // it answers with offline.Compose's structured answer to the (masked)
-// input, as JSON text, streamed in small pieces like a model's tokens. It
+// input, as JSON text, streamed in small pieces like a model's tokens, and
+// cut at the call's max tokens. It
 // ignores the rendered prompt, which it would only have to parse back into
 // the input it was made from; the prompt is still rendered, counted and
 // recorded, so that offline and model-backed generations look alike.
@@ -49,7 +50,12 @@ func (m *composerModel) GenerateContent(ctx context.Context, messages []llms.Mes
 	if err != nil {
 		return nil, fmt.Errorf("offline composer: %w", err)
 	}
-	content := string(raw)
+	content, stop := string(raw), "stop"
+	// Like any model, the composer stops at the template's max_tokens: a
+	// prompt version whose budget is too small gets cut, invalid answers.
+	if opts.MaxTokens > 0 && lang.CountTokens(content) > opts.MaxTokens {
+		content, stop = lang.TruncateTokens(content, opts.MaxTokens), "length"
+	}
 	if opts.StreamingFunc != nil {
 		for chunk := range providers.TextChunks(content) {
 			if err := opts.StreamingFunc(ctx, []byte(chunk)); err != nil {
@@ -68,7 +74,7 @@ func (m *composerModel) GenerateContent(ctx context.Context, messages []llms.Mes
 	completion := lang.CountTokens(content)
 	return &llms.ContentResponse{Choices: []*llms.ContentChoice{{
 		Content:    content,
-		StopReason: "stop",
+		StopReason: stop,
 		GenerationInfo: map[string]any{
 			providers.InfoPromptTokens:     prompt,
 			providers.InfoCompletionTokens: completion,

@@ -51,8 +51,14 @@ var specs = map[string]spec{
 		name: TaskEmailDraft,
 		searches: func(in any) []search {
 			e := in.(prompts.EmailDraftInput)
-			q := joinQuery(e.Customer, e.RecipientRole, purposeWords[e.Purpose], e.DealContext, e.Instructions)
-			return []search{{text: q, k: 8}}
+			context := joinQuery(e.Customer, e.RecipientRole, e.DealContext, e.Instructions)
+			// The deal's own history (meetings, emails), then the facts an
+			// email can offer: product sheets, won deals, policies.
+			return []search{
+				{text: context, k: 4},
+				{text: joinQuery(purposeWords[e.Purpose], e.DealContext, e.Instructions, e.RecipientRole), k: 5,
+					filters: retrieval.Filters{Kinds: []string{"product", "won_deal", "policy"}}},
+			}
 		},
 		budget: 1800,
 	},

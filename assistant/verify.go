@@ -1,6 +1,7 @@
 package assistant
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -91,7 +92,7 @@ func (v *verifier) walk(x any, path string) any {
 		for _, k := range citationKeys {
 			if arr, ok := out[k].([]any); ok && len(arr) == 0 {
 				if text := mainText(out); text != "" {
-					v.uncited = append(v.uncited, Uncited{Path: path, Text: text})
+					v.uncited = append(v.uncited, Uncited{Path: cmp.Or(path, "/"), Text: text})
 				}
 			}
 		}
