@@ -92,6 +92,9 @@ func toProblem(err error) (p *Problem, internal bool) {
 	if ap, ok := assistantProblem(err); ok {
 		return ap, false
 	}
+	if fp, ok := feedbackProblem(err); ok {
+		return fp, false
+	}
 	switch {
 	case errors.As(err, &p):
 		return p, false

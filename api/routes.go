@@ -5,6 +5,7 @@ import (
 
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/feedback"
 	"github.com/dealdesk/dealdesk/knowledge"
 )
 
@@ -16,6 +17,8 @@ func (s *Server) routeTable() []route {
 	curators := []auth.Role{auth.RoleAdmin, auth.RoleManager}
 	askers := []auth.Role{auth.RoleAdmin, auth.RoleManager, auth.RoleRep, auth.RolePlugin, auth.RoleOps}
 	promptOps := []auth.Role{auth.RoleAdmin, auth.RoleOps}
+	reviewers := []auth.Role{auth.RoleAdmin, auth.RoleManager, auth.RoleOps}
+	promoters := reviewers
 	stream := " With `Accept: text/event-stream` the answer streams as server-sent events: one `start` event (generation_id, model and the retrieved sources) once retrieval is done, `token` events with the model's text as it comes, `repair` when a corrected answer follows, then one `result` event with the body described here (or an `error` event with a problem)."
 	taskNote := " The task's own fields (see its output schema in GET /v1/prompts) sit at the top level beside generation_id, sources (what was retrieved, with `cited`), model (provider, name, prompt version; `offline: true` for the offline composer), checks (citation verification, uncited claims, personal data masked) and usage."
 	return []route{
@@ -74,6 +77,16 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/v1/generations/:id", tag: "assistant", summary: "A stored generation: masked input and output, sources, prompt version, model, tokens, latency, caller and audit trail",
 			description: "Admins and ops see every generation of the tenant, managers those made in their regions, reps and plugins their own key's. Personal data stays masked.",
 			handler:     s.getGeneration, response: assistant.Record{}},
+		{method: http.MethodPost, path: "/v1/feedback", tag: "feedback", roles: askers, summary: "A rep's verdict on a generation: accepted, edited (with the correction) or rejected (with reasons)",
+			description: "Idempotent per rep and generation: sending again updates the rep's feedback (200) instead of adding one (201). The correction is stored masked, with its edit distance and changed spans against the answer. Only generations the key can see take feedback.",
+			handler:     s.giveFeedback, request: feedback.Input{}, response: feedbackResponse{}, okStatus: http.StatusCreated},
+		{method: http.MethodGet, path: "/v1/feedback/stats", tag: "feedback", roles: reviewers, summary: "Adoption and correction rates and rejection reasons, by task, prompt version, model, region or week",
+			handler: s.feedbackStats, response: feedback.Stats{}, query: []queryParam{
+				{"by", "string", "comma-separated: task, prompt_version, model, region, week (default task,prompt_version)"},
+				{"task", "string", "only this task"}, {"from", "string", "YYYY-MM-DD"}, {"to", "string", "YYYY-MM-DD (exclusive)"},
+			}},
+		{method: http.MethodPost, path: "/v1/feedback/:id/promote", tag: "feedback", roles: promoters, summary: "Turn an accepted or corrected answer into a playbook document, with its provenance",
+			handler: s.promoteFeedback, request: promoteRequest{}, response: knowledge.Result{}, okStatus: http.StatusCreated},
 		{method: http.MethodGet, path: "/v1/prompts", tag: "prompts", summary: "Prompt templates with their versions, output schemas and this tenant's policy",
 			handler: s.listPrompts, response: promptList{}},
 		{method: http.MethodPut, path: "/v1/prompts/:name/active", tag: "prompts", roles: promptOps, summary: "Pin a prompt version, follow the latest, or split traffic A/B",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/feedback"
 	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/retrieval"
@@ -71,6 +72,7 @@ type Deps struct {
 	Queue     *knowledge.Queue
 	Searcher  *retrieval.Searcher
 	Assistant *assistant.Service
+	Feedback  *feedback.Service
 	Logger    *slog.Logger
 }
 
@@ -85,6 +87,7 @@ type Server struct {
 	queue     *knowledge.Queue
 	search    *retrieval.Searcher
 	assistant *assistant.Service
+	feedback  *feedback.Service
 	log       *slog.Logger
 	metrics   *metrics
 	routes    []route
@@ -93,14 +96,14 @@ type Server struct {
 // New builds the server and registers every route.
 func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.defaults()
-	if deps.DB == nil || deps.Auth == nil || deps.Models == nil || deps.Knowledge == nil || deps.Queue == nil || deps.Searcher == nil || deps.Assistant == nil {
-		return nil, errors.New("api: DB, Auth, Models, Knowledge, Queue, Searcher and Assistant are required")
+	if deps.DB == nil || deps.Auth == nil || deps.Models == nil || deps.Knowledge == nil || deps.Queue == nil || deps.Searcher == nil || deps.Assistant == nil || deps.Feedback == nil {
+		return nil, errors.New("api: DB, Auth, Models, Knowledge, Queue, Searcher, Assistant and Feedback are required")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, db: deps.DB, auth: deps.Auth, models: deps.Models, knowledge: deps.Knowledge, queue: deps.Queue, search: deps.Searcher,
-		assistant: deps.Assistant, log: deps.Logger, metrics: newMetrics()}
+		assistant: deps.Assistant, feedback: deps.Feedback, log: deps.Logger, metrics: newMetrics()}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler

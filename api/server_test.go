@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/dealdesk/dealdesk/feedback"
+
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/prompts"
 
@@ -69,7 +71,7 @@ func newHarnessWith(t *testing.T, cfg Config, mcfg providers.Config) *harness {
 	}
 	tasks := assistant.New(db.Pool, searcher, models, registry, assistant.Config{}, logger)
 	srv, err := New(cfg, Deps{DB: db.Pool, Auth: svc, Models: models, Knowledge: kstore, Queue: queue, Searcher: searcher,
-		Assistant: tasks, Logger: logger})
+		Assistant: tasks, Feedback: feedback.NewService(db.Pool), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

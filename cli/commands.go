@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/dealdesk/dealdesk/feedback"
+
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/prompts"
 
@@ -77,7 +79,7 @@ func serveCommand() boundCommand {
 		}
 		tasks := assistant.New(pool, searcher, models, registry, cfg.Assistant, e.log.With("component", "assistant"))
 		srv, err := api.New(hc, api.Deps{DB: pool, Auth: auth.NewService(pool), Models: models, Knowledge: kstore, Queue: queue,
-			Searcher: searcher, Assistant: tasks, Logger: e.log})
+			Searcher: searcher, Assistant: tasks, Feedback: feedback.NewService(pool), Logger: e.log})
 		if err != nil {
 			return err
 		}
