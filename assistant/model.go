@@ -3,6 +3,7 @@ package assistant
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -67,7 +68,11 @@ func (m *composerModel) GenerateContent(ctx context.Context, messages []llms.Mes
 	for _, msg := range messages {
 		for _, p := range msg.Parts {
 			if t, ok := p.(llms.TextContent); ok {
-				prompt += lang.CountTokens(t.Text)
+				if msg.Role == llms.ChatMessageTypeSystem {
+					prompt += systemTokens.count(t.Text)
+				} else {
+					prompt += lang.CountTokens(t.Text)
+				}
 			}
 		}
 	}
@@ -81,6 +86,40 @@ func (m *composerModel) GenerateContent(ctx context.Context, messages []llms.Mes
 			providers.InfoTotalTokens:      prompt + completion,
 		},
 	}}}, nil
+}
+
+// tokenMemo remembers the token counts of texts that repeat: system
+// prompts depend only on the template, the language and the seller, and
+// counting them again on every call was a third of the offline path's CPU.
+type tokenMemo struct {
+	mu     sync.Mutex
+	counts map[uint64]int
+}
+
+// maxMemo bounds the memo; it starts afresh when full.
+const maxMemo = 1024
+
+var (
+	systemTokens = &tokenMemo{}
+	memoSeed     = maphash.MakeSeed()
+)
+
+func (m *tokenMemo) count(text string) int {
+	key := maphash.String(memoSeed, text)
+	m.mu.Lock()
+	n, ok := m.counts[key]
+	m.mu.Unlock()
+	if ok {
+		return n
+	}
+	n = lang.CountTokens(text)
+	m.mu.Lock()
+	if m.counts == nil || len(m.counts) >= maxMemo {
+		m.counts = make(map[uint64]int, 64)
+	}
+	m.counts[key] = n
+	m.mu.Unlock()
+	return n
 }
 
 // streamUnmasker passes streamed model text to a caller with placeholders

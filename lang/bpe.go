@@ -1,8 +1,11 @@
 package lang
 
 import (
+	"container/heap"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -52,9 +55,53 @@ func (e *cl100k) encode(text string, out []int) []int {
 			out = append(out, r)
 			continue
 		}
+		if len(piece) < minCachedPiece {
+			out = e.bytePairEncode(piece, out)
+			continue
+		}
+		if ids, ok := pieces.get(piece); ok {
+			out = append(out, ids...)
+			continue
+		}
+		start := len(out)
 		out = e.bytePairEncode(piece, out)
+		pieces.put(piece, out[start:])
 	}
 	return out
+}
+
+// minCachedPiece is the shortest piece worth caching: merging costs grow
+// with the square of the length, and Chinese runs (three bytes a
+// character) are the long pieces that repeat, as the same passages are
+// retrieved, chunked and counted again.
+const minCachedPiece = 12
+
+// maxCachedPieces bounds the piece cache (a few MB); it starts afresh
+// when full.
+const maxCachedPieces = 1 << 16
+
+// pieceCache maps a pre-tokenisation piece to its token ids.
+type pieceCache struct {
+	mu  sync.RWMutex
+	ids map[string][]int
+}
+
+var pieces = &pieceCache{}
+
+func (c *pieceCache) get(piece string) ([]int, bool) {
+	c.mu.RLock()
+	ids, ok := c.ids[piece]
+	c.mu.RUnlock()
+	return ids, ok
+}
+
+func (c *pieceCache) put(piece string, ids []int) {
+	c.mu.Lock()
+	if c.ids == nil || len(c.ids) >= maxCachedPieces {
+		c.ids = make(map[string][]int, 1024)
+	}
+	c.ids[strings.Clone(piece)] = slices.Clone(ids)
+	c.mu.Unlock()
 }
 
 func (e *cl100k) decode(ids []int) string {
@@ -70,6 +117,18 @@ func (e *cl100k) decode(ids []int) string {
 // bytePairEncode is tiktoken's byte_pair_merge: repeatedly join the
 // adjacent pair with the lowest rank until no pair is a token.
 func (e *cl100k) bytePairEncode(piece string, out []int) []int {
+	if len(piece) == 1 {
+		return append(out, e.ranks[piece])
+	}
+	if len(piece) > heapMergeBytes {
+		return e.bytePairEncodeHeap(piece, out)
+	}
+	return e.bytePairEncodeLoop(piece, out)
+}
+
+// bytePairEncodeLoop is the direct transcription of tiktoken's loop,
+// quadratic in the piece length and fastest for short pieces.
+func (e *cl100k) bytePairEncodeLoop(piece string, out []int) []int {
 	if len(piece) == 1 {
 		return append(out, e.ranks[piece])
 	}
@@ -109,6 +168,95 @@ func (e *cl100k) bytePairEncode(piece string, out []int) []int {
 		out = append(out, e.ranks[piece[parts[i].start:parts[i+1].start]])
 	}
 	return out
+}
+
+// heapMergeBytes is the piece length from which merging uses a heap: the
+// simple loop is quadratic, which long runs of Chinese (one pre-token
+// piece per run of letters) make expensive.
+const heapMergeBytes = 48
+
+// bytePairEncodeHeap is bytePairEncode in O(n log n): the boundaries are
+// a linked list, candidate merges sit in a heap ordered by rank and then
+// position (the leftmost of equal ranks merges first, as in tiktoken), and
+// entries made stale by a neighbouring merge are skipped when popped.
+func (e *cl100k) bytePairEncodeHeap(piece string, out []int) []int {
+	n := len(piece)
+	// Boundaries 0..n; next/prev link the live ones; rank[i] is the rank of
+	// merging the parts that start at boundary i and at next[i].
+	next := make([]int32, n+1)
+	prev := make([]int32, n+1)
+	rank := make([]int, n+1)
+	for i := range n + 1 {
+		next[i], prev[i] = int32(i+1), int32(i-1)
+	}
+	pairRank := func(i int) int {
+		j := int(next[i])
+		if j >= n {
+			return math.MaxInt
+		}
+		k := int(next[j])
+		if r, ok := e.ranks[piece[i:k]]; ok {
+			return r
+		}
+		return math.MaxInt
+	}
+	h := make(mergeHeap, 0, n)
+	for i := 0; i < n; i++ {
+		rank[i] = pairRank(i)
+		if rank[i] != math.MaxInt {
+			h = append(h, mergeCand{rank[i], int32(i)})
+		}
+	}
+	heap.Init(&h)
+	for h.Len() > 0 {
+		c := heap.Pop(&h).(mergeCand)
+		i := int(c.pos)
+		if rank[i] != c.rank || c.rank == math.MaxInt {
+			continue // stale: a neighbour merged since this entry was made
+		}
+		// Merge the part at i with the next one: drop boundary next[i].
+		j := int(next[i])
+		next[i] = next[j]
+		if int(next[j]) <= n {
+			prev[next[j]] = int32(i)
+		}
+		rank[j] = math.MaxInt
+		for _, b := range [2]int{i, int(prev[i])} {
+			if b < 0 {
+				continue
+			}
+			if r := pairRank(b); r != rank[b] {
+				rank[b] = r
+				if r != math.MaxInt {
+					heap.Push(&h, mergeCand{r, int32(b)})
+				}
+			}
+		}
+	}
+	for i := 0; i < n; i = int(next[i]) {
+		out = append(out, e.ranks[piece[i:next[i]]])
+	}
+	return out
+}
+
+type mergeCand struct {
+	rank int
+	pos  int32
+}
+
+type mergeHeap []mergeCand
+
+func (h mergeHeap) Len() int { return len(h) }
+func (h mergeHeap) Less(a, b int) bool {
+	return h[a].rank < h[b].rank || h[a].rank == h[b].rank && h[a].pos < h[b].pos
+}
+func (h mergeHeap) Swap(a, b int) { h[a], h[b] = h[b], h[a] }
+func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(mergeCand)) }
+func (h *mergeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // nextPiece returns the byte length of the pre-tokenisation piece that

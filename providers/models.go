@@ -172,7 +172,8 @@ func httpClient(cfg Config, provider, apiKey string, logger *slog.Logger) *http.
 	// A backstop for requests outside a guarded call; inside one, the
 	// call's own deadline fires first and says more.
 	base.ResponseHeaderTimeout = cfg.Timeout + cfg.Timeout/4
-	base.MaxIdleConnsPerHost = max(2*cfg.EmbedWorkers, 8)
+	// Enough idle connections for a busy server's concurrent model calls.
+	base.MaxIdleConnsPerHost = max(2*cfg.EmbedWorkers, 64)
 	return &http.Client{Transport: &retryTransport{
 		base:       base,
 		provider:   provider,

@@ -85,7 +85,13 @@ func Pack(hits []Hit, budget int) []Source {
 		g.src.HeadingPath = g.hits[0].HeadingPath
 		g.src.Label = fmt.Sprintf("S%d", i+1)
 		g.src.Text = b.String()
-		g.src.Tokens = lang.CountTokens(g.src.Text)
+		// A lone chunk's count is stored; merged text is counted again,
+		// since dropping the overlap changes it.
+		if len(g.hits) == 1 {
+			g.src.Tokens = g.hits[0].TokenCount
+		} else {
+			g.src.Tokens = lang.CountTokens(g.src.Text)
+		}
 		out[i] = g.src
 	}
 	return out

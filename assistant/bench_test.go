@@ -1,0 +1,65 @@
+package assistant_test
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"testing"
+
+	"github.com/dealdesk/dealdesk/assistant"
+	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/prompts"
+	"github.com/dealdesk/dealdesk/providers"
+	"github.com/dealdesk/dealdesk/retrieval"
+	"github.com/dealdesk/dealdesk/store"
+	"github.com/dealdesk/dealdesk/store/storetest"
+)
+
+// BenchmarkRunEmailDraft is one email draft end to end in process with the
+// offline provider over the demo knowledge base: retrieval, masking,
+// rendering, the composer, validation, citation checks and the stored
+// record with its audit entry.
+func BenchmarkRunEmailDraft(b *testing.B) {
+	ctx := context.Background()
+	db := storetest.New(b)
+	models, err := providers.New(ctx, providers.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "bench", "Bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ks := knowledge.NewStore(db.Pool, models.Embedder, knowledge.StoreOptions{})
+	sub, _ := fs.Sub(knowledge.DemoFS, "demo")
+	files, err := knowledge.FilesIn(sub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if sum := ks.IngestFiles(ctx, tn.ID, files, 2, nil); sum.Failed > 0 {
+		b.Fatalf("demo: %+v", sum)
+	}
+	reg, err := prompts.Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := assistant.New(db.Pool, retrieval.NewSearcher(db.Pool, models.Embedder, retrieval.Config{}), models, reg, assistant.Config{}, nil)
+	caller := assistant.Caller{Scope: store.Scope{Tenant: tn.ID, Role: "rep", Regions: []string{"jiangsu"}}}
+	in := prompts.EmailDraftInput{Purpose: "follow_up", Customer: "南京市江宁区数据局", RecipientName: "王建国",
+		DealContext: "1 月 20 日交流会后跟进；客户关注专项债审计合规和授权运营收益结算。"}
+	var retrievalMS, modelMS, totalMS float64
+	b.ResetTimer()
+	for b.Loop() {
+		g, err := svc.Run(ctx, caller, in, assistant.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		retrievalMS += g.Timings.Retrieval
+		modelMS += g.Timings.Model
+		totalMS += g.Timings.Total
+	}
+	b.ReportMetric(retrievalMS/float64(b.N), "retrieval-ms/op")
+	b.ReportMetric(modelMS/float64(b.N), "model-ms/op")
+	b.ReportMetric((totalMS-retrievalMS-modelMS)/float64(b.N), "rest-ms/op")
+}
