@@ -60,7 +60,7 @@ var specs = map[string]spec{
 					filters: retrieval.Filters{Kinds: []string{"product", "won_deal", "policy"}}},
 			}
 		},
-		budget: 1800,
+		budget: 3000,
 	},
 	TaskObjection: {
 		name: TaskObjection,

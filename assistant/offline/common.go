@@ -62,14 +62,16 @@ var offlineNote = phrase{"离线草稿（摘录式，未使用语言模型）", 
 var citable = regexp.MustCompile(`^S[0-9]{1,3}$`)
 
 // library is what an answer may quote: the task's sources cut into
-// quotable sentences (headings, table rules and markup dropped, table
-// rows turned into lines), without the sentences that read like
-// instructions to a model or that follow one in the same paragraph.
+// quotable sentences and table rows (headings, table rules and markup
+// dropped, overview and metadata rows left out, the other language's
+// half of a bilingual line left out), without the sentences that read
+// like instructions to a model or that follow one in the same paragraph.
 // A source whose label the schemas cannot cite is left out, and so is a
 // second source with a label already seen.
 type library struct {
-	sources  []providers.Source
+	sources  []providers.Source   // each quote a paragraph of Text
 	sections map[string][]section // by source label
+	quotes   map[string][]quote   // by source label, in reading order
 	injected []string             // labels of sources with instruction-like text
 }
 
@@ -79,29 +81,59 @@ type section struct {
 	text    string // sentences separated by blank lines
 }
 
-func newLibrary(sources []providers.Source) *library {
-	lib := &library{sections: map[string][]section{}}
+// quote is one quotable sentence or table row and what its place in the
+// source says about it.
+type quote struct {
+	text    string
+	heading string // of its section, numbering removed
+	// role is what a table row's subject column holds (roleWeakness,
+	// roleStrength, ...); "" for a sentence.
+	role string
+	// response is a weakness row's "our response" column.
+	response string
+}
+
+// newLibrary prepares sources for answers in language lng.
+func newLibrary(sources []providers.Source, lng string) *library {
+	lib := &library{sections: map[string][]section{}, quotes: map[string][]quote{}}
 	seen := map[string]bool{}
 	for _, s := range sources {
 		if !citable.MatchString(s.ID) || seen[s.ID] {
 			continue
 		}
 		seen[s.ID] = true
-		secs, injected := quotable(s.Text)
+		quotes, injected := quotable(s.Text, s.Title, lng)
 		if injected {
 			lib.injected = append(lib.injected, s.ID)
 		}
-		var text strings.Builder
-		for _, sec := range secs {
-			if sec.text != "" {
-				text.WriteString(sec.text)
-				text.WriteString("\n\n")
+		var secs []section
+		for _, q := range quotes {
+			if len(secs) == 0 || secs[len(secs)-1].heading != q.heading {
+				secs = append(secs, section{heading: q.heading})
+			}
+			if q.text != "" {
+				sec := &secs[len(secs)-1]
+				sec.text = strings.TrimPrefix(sec.text+"\n\n"+q.text, "\n\n")
 			}
 		}
 		lib.sections[s.ID] = secs
-		lib.sources = append(lib.sources, providers.Source{ID: s.ID, Title: s.Title, Kind: kindOf(s), Text: text.String()})
+		lib.quotes[s.ID] = slices.DeleteFunc(quotes, func(q quote) bool { return q.text == "" })
+		lib.sources = append(lib.sources, providers.Source{ID: s.ID, Title: s.Title, Kind: kindOf(s), Text: joinQuotes(lib.quotes[s.ID], nil)})
 	}
 	return lib
+}
+
+// joinQuotes is the text of the quotes keep accepts (nil: all), one
+// paragraph each.
+func joinQuotes(quotes []quote, keep func(quote) bool) string {
+	var b strings.Builder
+	for _, q := range quotes {
+		if keep == nil || keep(q) {
+			b.WriteString(q.text)
+			b.WriteString("\n\n")
+		}
+	}
+	return b.String()
 }
 
 func kindOf(s providers.Source) string { return strings.ToLower(strings.TrimSpace(s.Kind)) }
@@ -118,14 +150,25 @@ var (
 	listMarker  = regexp.MustCompile(`^([-*+•·]|\d{1,2}[.、)）]|[（(]\d{1,2}[）)])\s*`)
 	tableRule   = regexp.MustCompile(`^\|?[\s:|-]+\|?$`)
 	citationTag = regexp.MustCompile(`\[\s*[ST]\d{1,3}(\s*[,，、;；]\s*[ST]?\d{1,3})*\s*\]`)
+	// keyLine matches a line that starts with a short label: a speaker
+	// in a transcript, a field of a list ("时间：…").
+	keyLine = regexp.MustCompile(`^[^：:。，,]{1,16}[：:]`)
 )
 
-// quotable splits a source's text into sections of quotable sentences and
+// quotable splits a source's text into quotes in language lng and
 // reports whether it held instruction-like text. Such a sentence is
 // dropped with the rest of its paragraph: an injection's payload often
 // follows its trigger ("Ignore all previous instructions. Then state
 // that ...") and reads like an ordinary claim on its own.
-func quotable(text string) ([]section, bool) {
+//
+// Retrieved chunks are not Markdown: the loader has already turned
+// headings into plain lines ("二、核心优势"), list items into lines
+// without markers and table rows into "header: value | header: value"
+// lines, which packing sometimes runs together. Each line is therefore
+// read on its own: a heading starts a section, a table row becomes one
+// quote, and only a line that continues an unfinished sentence joins the
+// one before it.
+func quotable(text, title, lng string) ([]quote, bool) {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	if rest, ok := strings.CutPrefix(text, "---\n"); ok {
 		if _, body, ok := strings.Cut(rest, "\n---\n"); ok {
@@ -133,33 +176,48 @@ func quotable(text string) ([]section, bool) {
 		}
 	}
 	var (
-		secs     []section
-		cur      section
-		kept     []string
+		quotes   []quote
+		heading  string
 		injected bool
 	)
-	endSection := func() {
-		if len(kept) > 0 || cur.heading != "" {
-			cur.text = strings.Join(kept, "\n\n")
-			secs = append(secs, cur)
-		}
-		cur, kept = section{}, nil
-	}
 	for _, para := range blankLine.Split(text, -1) {
 		tainted := false
-		var unit []string
+		var (
+			unit   []string
+			header []string // of the Markdown table being read
+		)
+		add := func(q quote) {
+			switch {
+			case injectedText(q.text) || injectedText(q.response):
+				tainted, injected = true, true
+			case !tainted:
+				q.heading = heading
+				quotes = append(quotes, q)
+			}
+		}
 		endUnit := func() {
-			for _, s := range lang.Sentences(strings.Join(unit, "\n")) {
-				switch {
-				case injectedText(s):
-					tainted, injected = true, true
-				case !tainted:
-					kept = append(kept, s)
-				}
+			for _, s := range inLanguage(lang.Sentences(strings.Join(unit, "\n")), lng) {
+				add(quote{text: s})
 			}
 			unit = nil
 		}
+		startSection := func(h string) {
+			endUnit()
+			if injectedText(h) {
+				tainted, injected = true, true
+			} else if !tainted {
+				heading = headingNumber.ReplaceAllString(h, "")
+				quotes = append(quotes, quote{heading: heading}) // marks the section even when empty
+			}
+		}
+		addRow := func(r tableRow) {
+			endUnit()
+			if q, ok := r.quote(lng); ok {
+				add(q)
+			}
+		}
 		lines := strings.Split(para, "\n")
+		prev := "" // the previous line of text, to tell a wrapped sentence
 		for i, line := range lines {
 			l := strings.TrimSpace(line)
 			for strings.HasPrefix(l, ">") {
@@ -168,47 +226,64 @@ func quotable(text string) ([]section, bool) {
 			l = strings.ReplaceAll(l, "**", "")
 			switch {
 			case l == "":
+				continue
 			case strings.HasPrefix(l, "#"):
-				endUnit()
-				endSection()
-				if h := strings.TrimSpace(strings.TrimLeft(l, "#")); injectedText(h) {
-					tainted, injected = true, true
-				} else if !tainted {
-					cur.heading = h
-				}
+				startSection(strings.TrimSpace(strings.TrimLeft(l, "#")))
 			case strings.HasPrefix(l, "|"):
 				endUnit()
-				if tableRule.MatchString(l) || i+1 < len(lines) && tableRule.MatchString(strings.TrimSpace(lines[i+1])) && strings.Contains(lines[i+1], "-") {
-					continue // a rule, or the header row above one
+				cells := pipeCells(l)
+				switch {
+				case tableRule.MatchString(l):
+				case i+1 < len(lines) && tableRule.MatchString(strings.TrimSpace(lines[i+1])) && strings.Contains(lines[i+1], "-"):
+					header = cells // the header row above a rule
+				default:
+					addRow(tableRow{labels: header, cells: cells})
 				}
-				unit = []string{tableRow(l)}
-				endUnit()
-			case listMarker.MatchString(l):
-				endUnit()
-				unit = []string{listMarker.ReplaceAllString(l, "")}
 			default:
-				unit = append(unit, l)
+				for _, p := range splitRows(l) {
+					switch {
+					case p.row != nil:
+						addRow(*p.row)
+					case isHeading(p.text, title):
+						startSection(p.text)
+					case listMarker.MatchString(p.text):
+						endUnit()
+						unit = []string{listMarker.ReplaceAllString(p.text, "")}
+					case len(unit) > 0 && continues(prev, p.text):
+						unit = append(unit, p.text)
+					default:
+						endUnit()
+						unit = []string{p.text}
+					}
+					prev = p.text
+				}
+				continue
 			}
+			prev = ""
 		}
 		endUnit()
 	}
-	endSection()
-	return secs, injected
+	return quotes, injected
 }
 
-// tableRow turns a Markdown table row into a line of text.
-func tableRow(row string) string {
+// continues reports whether line goes on with the sentence prev left
+// unfinished (a paragraph wrapped across lines) rather than starting a
+// line of its own.
+func continues(prev, line string) bool {
+	last, _ := utf8.DecodeLastRuneInString(prev)
+	if prev == "" || strings.ContainsRune(".!?。！？;；:：)）」”\"", last) {
+		return false
+	}
+	return !keyLine.MatchString(line) && !keyLine.MatchString(prev)
+}
+
+// pipeCells are the cells of a Markdown table row.
+func pipeCells(row string) []string {
 	var cells []string
 	for c := range strings.SplitSeq(strings.Trim(row, "|"), "|") {
-		if c = strings.TrimSpace(c); c != "" {
-			cells = append(cells, c)
-		}
+		cells = append(cells, strings.TrimSpace(c))
 	}
-	sep := ", "
-	if providers.IsMostlyChinese(row) {
-		sep = "，"
-	}
-	return strings.Join(cells, sep)
+	return cells
 }
 
 // minQuoteRunes is the shortest sentence worth quoting; shorter ones are
@@ -219,9 +294,18 @@ const minQuoteRunes = 12
 // that best match question (providers.RankSentences), best first, tidied
 // for quoting.
 func (l *library) rank(question string, n int, keep func(providers.Source) bool) []providers.Evidence {
+	return l.rankQuotes(question, n, keep, nil)
+}
+
+// rankQuotes is rank over the quotes keepQuote accepts (nil: all) of the
+// sources keep accepts.
+func (l *library) rankQuotes(question string, n int, keep func(providers.Source) bool, keepQuote func(quote) bool) []providers.Evidence {
 	var pool []providers.Source
 	for _, s := range l.sources {
 		if keep == nil || keep(s) {
+			if keepQuote != nil {
+				s.Text = joinQuotes(l.quotes[s.ID], keepQuote)
+			}
 			pool = append(pool, s)
 		}
 	}
@@ -240,6 +324,23 @@ func (l *library) rank(question string, n int, keep func(providers.Source) bool)
 	}
 	slices.SortStableFunc(out, func(a, b providers.Evidence) int { return cmp.Compare(b.Score, a.Score) })
 	return out[:min(n, len(out))]
+}
+
+// quoteOf returns the quote evidence was taken from.
+func (l *library) quoteOf(e providers.Evidence) (quote, bool) {
+	text := compact(e.Text)
+	for _, q := range l.quotes[e.SourceID] {
+		if c := compact(q.text); c == text || strings.Contains(c, strings.TrimSuffix(text, "…")) {
+			return q, true
+		}
+	}
+	return quote{}, false
+}
+
+// compact is s without whitespace, to match a quote against the tidied
+// sentence RankSentences made of it.
+func compact(s string) string {
+	return strings.Join(strings.Fields(s), "")
 }
 
 // numberBonus favours sentences with figures (a date, a count, a
@@ -289,17 +390,22 @@ func tidyQuote(s string) string {
 
 var (
 	// internalCue marks text meant for the seller's eyes only.
-	internalCue = regexp.MustCompile(`(?i)内部|机密|保密|底价|底线|折扣|审批权限|返点|回扣|丢单|对手|竞品|confidential|internal|discount|floor|approval (limit|from)|rebate|competitor|\blost\b`)
+	// Who lost a tender, and why, is about other vendors too.
+	internalCue = regexp.MustCompile(`(?i)内部|机密|保密|底价|底线|折扣|审批权限|返点|回扣|丢单|对手|竞品|出局|否决|落选|confidential|internal|discount|floor|approval (limit|from)|rebate|competitor|disqualified|\blost\b`)
 	// money marks amounts: prices and other customers' contract values
 	// go to a customer only when a source says they may.
 	money = regexp.MustCompile(`(?i)[¥￥$]|\b(CNY|RMB|USD)\b|\d\s*(万元|亿元|元|万|million)`)
+
+	// hearsay marks a sentence reporting what someone said ("张明局长在述标时
+	// 明确说：“…”"): another customer's words are not ours to repeat.
+	hearsay = regexp.MustCompile(`(说|表示|提到|强调|said|says)\s*[：:,，]?\s*["“「]`)
 )
 
 // customerFacing reports whether a sentence may be said or written to a
-// customer: no internal or confidential material, no amounts, and none
-// of the names (competitors) given.
+// customer: no internal or confidential material, no amounts, no
+// reported speech, and none of the names (competitors) given.
 func customerFacing(s string, names ...string) bool {
-	if internalCue.MatchString(s) || money.MatchString(s) {
+	if internalCue.MatchString(s) || money.MatchString(s) || hearsay.MatchString(s) {
 		return false
 	}
 	return !mentions(s, names...)
@@ -453,8 +559,10 @@ func sentence(s, l string) string {
 	if s == "" {
 		return s
 	}
-	last, _ := utf8.DecodeLastRuneInString(s)
-	if strings.ContainsRune(".!?。！？…;；\"'”’）)」】", last) {
+	// A closing quote or bracket ends a sentence when what it closes
+	// does: "（合同后第 100 天）" does not.
+	body := strings.TrimRightFunc(s, func(r rune) bool { return strings.ContainsRune("\"'”’）)」】", r) })
+	if last, _ := utf8.DecodeLastRuneInString(body); body != "" && strings.ContainsRune(".!?。！？…;；", last) {
 		return s
 	}
 	if l == en {

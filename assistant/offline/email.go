@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -34,7 +35,7 @@ func EmailDraft(t *prompts.Template, in prompts.EmailDraftInput) EmailAnswer {
 	if !ok {
 		p = purposes["follow_up"]
 	}
-	lib := newLibrary(in.Sources)
+	lib := newLibrary(in.Sources, l)
 
 	// Facts: the customer-facing sentences that best match the email.
 	n, budget := emailFactPlan(in.Length, withCTA, l)
@@ -42,11 +43,24 @@ func EmailDraft(t *prompts.Template, in prompts.EmailDraftInput) EmailAnswer {
 	// Product sheets and won deals say what a customer can verify;
 	// policies and tenders only fill in.
 	var facts []providers.Evidence
-	for _, keep := range []func(providers.Source) bool{ofKind("product", "won_deal"), notKind(append(internalKinds, "product", "won_deal")...)} {
-		for _, e := range lib.rank(question, 4*n, keep) {
+	type pass struct {
+		source func(providers.Source) bool
+		quote  func(quote) bool
+	}
+	passes := []pass{{ofKind("product", "won_deal"), forCustomer}, {notKind(append(internalKinds, "product", "won_deal")...), forCustomer}}
+	if p.capabilitiesFirst {
+		// A proposal answers requirements: measurable capabilities first,
+		// then the references that prove them.
+		passes = append([]pass{{ofKind("product"), capability}}, passes...)
+	}
+	for _, ps := range passes {
+		for _, e := range lib.rankQuotes(question, 4*n, ps.source, ps.quote) {
 			if len(facts) < n && customerFacing(e.Text) {
 				facts = append(facts, e)
 			}
+		}
+		if len(facts) > 0 {
+			break // a policy restated is no news to a customer who has facts
 		}
 	}
 
@@ -89,6 +103,25 @@ func EmailDraft(t *prompts.Template, in prompts.EmailDraftInput) EmailAnswer {
 	return answer
 }
 
+// salesNote marks the sections of a source written for the seller: its
+// reading of a policy for sales, tips, tactics, opportunities.
+var salesNote = regexp.MustCompile(`(?i)销售|启示|提示|打法|对策|话术|sales|tips?\b|tactic|implication`)
+
+// forCustomer accepts what an email may tell a customer: outcomes and
+// capabilities, not a deal's competition or timeline nor notes for the
+// seller.
+func forCustomer(q quote) bool { return provesOutcome(q) && !salesNote.MatchString(q.heading) }
+
+// referenceSection marks the sections of a product sheet that list
+// customers rather than capabilities.
+var referenceSection = regexp.MustCompile(`(?i)案例|客户|业绩|reference|case stud|customers`)
+
+// capability accepts a measurable claim about the product: a sentence
+// with a number, outside the reference lists.
+func capability(q quote) bool {
+	return forCustomer(q) && !referenceSection.MatchString(q.heading) && strings.ContainsAny(q.text, "0123456789")
+}
+
 // internalKinds are the kinds of sources that are for the seller only:
 // a customer email quotes none of them.
 var internalKinds = []string{"competitor", "lost_deal", "playbook", "meeting", "email"}
@@ -124,6 +157,9 @@ type purpose struct {
 	cues    string // words added to the question that picks the facts
 	// introduce: the opening says who writes (a first contact).
 	introduce bool
+	// capabilitiesFirst: quote measurable product capabilities before
+	// references (a proposal).
+	capabilitiesFirst bool
 }
 
 var purposes = map[string]purpose{
@@ -145,12 +181,13 @@ var purposes = map[string]purpose{
 		cues:    "方案 资料 证书 上线 模块 material module certificate",
 	},
 	"proposal": {
-		label:   phrase{"方案（proposal）", "proposal"},
-		subject: phrase{"方案要点与讲解安排", "Proposal highlights and a walkthrough"},
-		short:   phrase{"方案要点", "Proposal walkthrough"},
-		intro:   phrase{"感谢您对我们方案的关注。现将方案中与%s需求相关的要点简要说明如下。", "Thank you for your interest in our proposal. Here are the points most relevant to the requirements of %s."},
-		ask:     phrase{"建议下周二或周四安排一次方案讲解，请您选择方便的时间；正式报价将另行提交。", "I suggest a walkthrough of the proposal on Tuesday or Thursday next week; please let me know which suits you better. A formal quotation will follow separately."},
-		cues:    "方案 需求 功能 参数 支持 交付 requirement scope feature support delivery",
+		label:             phrase{"方案（proposal）", "proposal"},
+		subject:           phrase{"方案要点与讲解安排", "Proposal highlights and a walkthrough"},
+		short:             phrase{"方案要点", "Proposal walkthrough"},
+		intro:             phrase{"感谢您对我们方案的关注。现将方案中与%s需求相关的要点简要说明如下。", "Thank you for your interest in our proposal. Here are the points most relevant to the requirements of %s."},
+		ask:               phrase{"建议下周二或周四安排一次方案讲解，请您选择方便的时间；正式报价将另行提交。", "I suggest a walkthrough of the proposal on Tuesday or Thursday next week; please let me know which suits you better. A formal quotation will follow separately."},
+		cues:              "方案 需求 功能 参数 支持 交付 requirement scope feature support delivery",
+		capabilitiesFirst: true,
 	},
 	"objection_reply": {
 		label:   phrase{"异议回复（objection_reply）", "objection reply"},

@@ -37,7 +37,7 @@ type ObjectionResponse struct {
 // say what evidence is missing.
 func Objection(t *prompts.Template, in prompts.ObjectionInput) ObjectionAnswer {
 	l := answerLanguage(t, in.Language, in.Objection, in.Context)
-	lib := newLibrary(in.Sources)
+	lib := newLibrary(in.Sources, l)
 	cat := classify(in.Objection, in.Competitor)
 	names := aliases(in.Competitor)
 	question := strings.Join([]string{in.Objection, in.Competitor, in.Context, categories[cat].cues}, "\n")
@@ -53,7 +53,16 @@ func Objection(t *prompts.Template, in prompts.ObjectionInput) ObjectionAnswer {
 		if len(answer.Responses) == maxResponses {
 			break
 		}
-		evs := lib.rank(question, 2, ofKind(g.kinds...))
+		var evs []providers.Evidence
+		if g.kinds[0] == "playbook" {
+			// The playbook's own answer to this objection, when it quotes it.
+			if ps := lib.playbookAnswers(question, 1, names); len(ps) > 0 {
+				evs = ps[0].answers
+			}
+		}
+		if len(evs) == 0 {
+			evs = lib.rankQuotes(question, 2, ofKind(g.kinds...), provesOutcome)
+		}
 		if len(evs) == 0 {
 			continue
 		}
@@ -259,6 +268,8 @@ var (
 	playbookGroup = responseGroup{
 		kinds:    []string{"playbook"},
 		approach: phrase{"按应对手册回应", "Playbook approach"},
+		lead:     phrase{"理解您的顾虑。", "I understand the concern. "},
+		tail:     phrase{"这些情况都可以核实，我们可以提供相应材料。", "All of this can be verified, and we will provide the material."},
 	}
 	comparisonGroup = responseGroup{
 		kinds:    []string{"competitor", "lost_deal"},
@@ -296,8 +307,12 @@ func (g responseGroup) respond(l, cat string, evs []providers.Evidence, competit
 	r.Response = reply.in(l)
 	if g.lead.zh != "" {
 		for _, e := range evs {
-			if customerFacing(e.Text, competitors...) {
-				r.Response = joinSentences(l, g.lead.in(l)+sentence(clipClause(e.Text, 300), l), g.tail.in(l))
+			said := e.Text
+			if g.kinds[0] == "playbook" {
+				said = spoken(said)
+			}
+			if customerFacing(said, competitors...) {
+				r.Response = joinSentences(l, g.lead.in(l)+sentence(clipClause(said, 300), l), g.tail.in(l))
 				break
 			}
 		}

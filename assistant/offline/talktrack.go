@@ -91,7 +91,7 @@ func TalkTrack(t *prompts.Template, in prompts.TalkTrackInput) TalkTrackAnswer {
 		contactText = append(contactText, c.Name, c.Role)
 	}
 	l := answerLanguage(t, in.Language, append([]string{in.Customer, in.Notes, in.Region, in.Industry}, contactText...)...)
-	lib := newLibrary(in.Sources)
+	lib := newLibrary(in.Sources, l)
 	base := strings.Join(append([]string{in.Customer, in.Region, in.Industry, strings.Join(in.Products, " "), strings.Join(in.Competitors, " "), in.Notes}, contactText...), "\n")
 	base += "\n" + stageCues[strings.ToLower(strings.TrimSpace(in.Stage))]
 
@@ -117,8 +117,8 @@ func TalkTrack(t *prompts.Template, in prompts.TalkTrackInput) TalkTrackAnswer {
 		n    int
 	}{{"won_deal", 4}, {"product", 2}} {
 		took := 0
-		for _, e := range lib.rank(base+"\n"+proofCues, 3*kind.n, ofKind(kind.name)) {
-			if took < kind.n && !mentions(e.Text, rivals...) {
+		for _, e := range lib.rankQuotes(base+"\n"+proofCues, 3*kind.n, ofKind(kind.name), provesOutcome) {
+			if took < kind.n && customerFacing(e.Text, rivals...) {
 				proofs = append(proofs, e)
 				took++
 			}
@@ -195,10 +195,11 @@ var stageCues = map[string]string{
 }
 
 const (
-	policyCues   = "政策 规划 要求 截止 资金 预算 专项债 考核 policy plan deadline fund funding budget requirement bond"
-	weaknessCues = "交付 慢 天 定制 证书 仅 只有 没有 不支持 涨价 外包 不稳定 delivery days custom certified only not no lacks price rise unstable partner"
-	proofCues    = "上线 天 合同 中标 赢单 准确率 降低 证书 go-live days contract won accuracy lower certified"
-	answerCues   = "案例 上线 交付 证书 成本 测试 参观 天 reference delivery certificate cost test visit days"
+	policyCues    = "政策 规划 要求 截止 资金 预算 专项债 考核 policy plan deadline fund funding budget requirement bond"
+	weaknessCues  = "交付 慢 天 定制 证书 仅 只有 没有 不支持 涨价 外包 不稳定 delivery days custom certified only not no lacks price rise unstable partner"
+	proofCues     = "上线 天 合同 中标 赢单 准确率 降低 证书 go-live days contract won accuracy lower certified"
+	referenceCues = "同类 项目 案例 上线 交付 天 本地 团队 证书 参观 similar project reference go-live delivery days local team certified visit"
+	answerCues    = "案例 上线 交付 证书 成本 测试 参观 天 reference delivery certificate cost test visit days"
 )
 
 // policyFit quotes, for each policy source (at most four), its sentence
@@ -223,21 +224,34 @@ func policyFit(lib *library, base string) []PolicyFit {
 	return out
 }
 
-// competitorWeaknesses quotes up to two facts per named competitor from
-// the sentences that name it; with no names given, one per competitor
-// note, named by its title.
+// competitorWeaknesses quotes up to three weaknesses per named
+// competitor: the rows of a weakness table or the sentences of a
+// weakness section when a source has them, else the sentences that name
+// the competitor, leaving out its overview and strengths and our own
+// tactics. With no names given, it takes one per competitor note, named
+// by its title. How to use a weakness is the table's "our response"
+// column when it has one.
 func competitorWeaknesses(l string, lib *library, base string, competitors []string) []CompetitorWeakness {
 	out := []CompetitorWeakness{}
-	add := func(name string, e providers.Evidence) {
-		if len(out) < 8 {
-			out = append(out, CompetitorWeakness{
-				Competitor: fit(flatten(name), 1, competitorMax, e.SourceID),
-				Weakness:   clip(e.Text, textMax),
-				HowToUse:   howToUse(l, e.Text),
-				Citations:  cite(e),
-			})
+	seenText := map[string]bool{}
+	add := func(name string, e providers.Evidence) bool {
+		if len(out) == 8 || seenText[e.Text] {
+			return false
 		}
+		seenText[e.Text] = true
+		how := howToUse(l, e.Text)
+		if q, ok := lib.quoteOf(e); ok && q.response != "" {
+			how = sentence(clip(flatten(q.response), textMax-1), l)
+		}
+		out = append(out, CompetitorWeakness{
+			Competitor: fit(flatten(name), 1, competitorMax, e.SourceID),
+			Weakness:   clip(e.Text, textMax),
+			HowToUse:   how,
+			Citations:  cite(e),
+		})
+		return true
 	}
+	tiers := []func(quote) bool{isWeakness, mayBeWeakness}
 	seen := map[string]bool{}
 	for _, name := range competitors {
 		names := aliases(name)
@@ -245,11 +259,19 @@ func competitorWeaknesses(l string, lib *library, base string, competitors []str
 			continue
 		}
 		seen[names[0]] = true
+		about := func(e providers.Evidence) bool {
+			s := lib.source(e.SourceID)
+			return mentions(e.Text, names...) || s.Kind == "competitor" && mentions(s.Title, names...)
+		}
 		took := 0
-		for _, e := range lib.rank(strings.Join(names, " ")+"\n"+weaknessCues, 8, ofKind("competitor", "lost_deal", "won_deal")) {
-			if took < 2 && (mentions(e.Text, names...) || lib.source(e.SourceID).Kind == "competitor" && mentions(lib.source(e.SourceID).Title, names...)) {
-				add(name, e)
-				took++
+		for _, tier := range tiers {
+			for _, e := range lib.rankQuotes(strings.Join(names, " ")+"\n"+weaknessCues, 8, ofKind("competitor", "lost_deal", "won_deal"), tier) {
+				if took < 3 && about(e) && add(name, e) {
+					took++
+				}
+			}
+			if took > 0 {
+				break
 			}
 		}
 	}
@@ -258,12 +280,44 @@ func competitorWeaknesses(l string, lib *library, base string, competitors []str
 			if s.Kind != "competitor" {
 				continue
 			}
-			if evs := lib.rank(base+"\n"+weaknessCues, 1, only(s.ID)); len(evs) > 0 {
-				add(firstNonEmpty(s.Title, s.ID), evs[0])
+			for _, tier := range tiers {
+				if evs := lib.rankQuotes(base+"\n"+weaknessCues, 1, only(s.ID), tier); len(evs) > 0 {
+					add(firstNonEmpty(s.Title, s.ID), evs[0])
+					break
+				}
 			}
 		}
 	}
 	return out
+}
+
+var (
+	// weaknessHeading marks a section about a competitor's weaknesses.
+	weaknessHeading = regexp.MustCompile(`(?i)弱点|劣势|不足|短板|缺点|weakness|shortcoming`)
+	// notWeaknessHeading marks the parts of a competitor note that are
+	// not about its weaknesses: who it is, what it is good at, how we
+	// fight it, past encounters.
+	notWeaknessHeading = regexp.MustCompile(`(?i)概况|简介|背景|优势|打法|对策|应对|交锋|overview|profile|strength|tactic|response|history`)
+	// notProofHeading marks the parts of a deal record that prove
+	// nothing to a customer: the competition, the timeline, the lessons
+	// and cautions, the practices to reuse, the next opportunity.
+	notProofHeading = regexp.MustCompile(`(?i)竞争|对手|过程|节点|历程|注意|教训|经验|做法|后续|机会|联系|competition|competitor|timeline|process|watch|lesson|practice|next`)
+)
+
+// isWeakness accepts a weakness row or a sentence of a weakness section.
+func isWeakness(q quote) bool {
+	return q.role == roleWeakness || q.role == "" && weaknessHeading.MatchString(q.heading)
+}
+
+// mayBeWeakness accepts what is not known to be something else.
+func mayBeWeakness(q quote) bool {
+	return q.role != roleStrength && !notWeaknessHeading.MatchString(q.heading)
+}
+
+// provesOutcome accepts what a deal record or product sheet can prove:
+// not its competition, timeline or cautions, nor a competitor's weakness.
+func provesOutcome(q quote) bool {
+	return q.role != roleWeakness && !notProofHeading.MatchString(q.heading)
 }
 
 // howToUse is how to let the customer find out a weakness without the rep
@@ -352,7 +406,7 @@ func interest(l string, lib *library, c prompts.Person, others []string) (Decisi
 		Citations: cite(found),
 	}
 	concern := speaker.ReplaceAllString(found.Text, "")
-	proofs := lib.rank(concern, 3, ofKind("won_deal", "product"))
+	proofs := lib.rankQuotes(concern, 3, ofKind("won_deal", "product"), provesOutcome)
 	d.Message = phrase{"先确认其关注点的具体要求和评价标准，再提供对应材料和可验证的案例。", "Confirm what exactly they need and how they will judge it, then bring matching material and a reference they can verify."}.in(l)
 	for _, p := range proofs {
 		if customerFacing(p.Text) {
@@ -386,49 +440,76 @@ func personAliases(name, role string) []string {
 // quotedPhrase matches an objection quoted in a playbook heading.
 var quotedPhrase = regexp.MustCompile(`[“"「]([^”"」]{2,80})[”"」]`)
 
-// likelyObjections takes the playbook's quoted objections that match the
-// deal, each answered by its own section; failing those, it raises each
-// competitor's track record and answers with a won deal.
-func likelyObjections(l string, lib *library, base string, competitors []string, proofs []providers.Evidence) []LikelyObjection {
-	out := []LikelyObjection{}
+// playbookAnswer is an objection a playbook quotes in a heading
+// ("3.2 “华拓是老供应商，换你们风险大”") and the lines of its section that
+// answer it in words a customer may hear.
+type playbookAnswer struct {
+	id, objection string
+	answers       []providers.Evidence
+}
+
+// playbookAnswers returns up to n of the playbook's quoted objections
+// that share words with question, best first, each with up to two
+// answers.
+func (l *library) playbookAnswers(question string, n int, competitors []string) []playbookAnswer {
 	type candidate struct{ id, objection, text string }
-	var cands []candidate
-	var phrases []providers.Source
-	for _, s := range lib.sources {
+	var (
+		cands   []candidate
+		phrases []providers.Source
+		out     []playbookAnswer
+	)
+	for _, s := range l.sources {
 		if s.Kind != "playbook" {
 			continue
 		}
-		for _, sec := range lib.sections[s.ID] {
+		for _, sec := range l.sections[s.ID] {
 			if m := quotedPhrase.FindStringSubmatch(sec.heading); m != nil && sec.text != "" {
 				cands = append(cands, candidate{s.ID, m[1], sec.text})
 				phrases = append(phrases, providers.Source{ID: s.ID, Text: m[1]})
 			}
 		}
 	}
-	// The objections that share words with the deal, best first.
-	for _, e := range providers.RankSentences(base, phrases, 4) {
+	for _, e := range providers.RankSentences(question, phrases, n) {
 		for _, c := range cands {
-			if c.id != e.SourceID || c.objection != e.Text || len(out) == 4 {
+			if c.id != e.SourceID || c.objection != e.Text {
 				continue
 			}
+			p := playbookAnswer{id: c.id, objection: c.objection}
 			section := []providers.Source{{ID: c.id, Kind: "playbook", Text: c.text}}
-			var answers []string
 			for _, a := range providers.RankSentences(c.objection+"\n"+answerCues, section, 2) {
-				if a := tidyQuote(a.Text); customerFacing(a, competitors...) {
-					answers = append(answers, sentence(clipClause(a, 190), l))
+				a.Text = tidyQuote(a.Text)
+				if said := spoken(a.Text); utf8.RuneCountInString(said) >= minQuoteRunes && customerFacing(said, competitors...) {
+					p.answers = append(p.answers, a)
 				}
 			}
-			if len(answers) > 0 {
-				out = append(out, LikelyObjection{Objection: fit(c.objection, 2, textMax, c.id), Answer: clip(joinSentences(l, answers...), textMax), Citations: []string{c.id}})
+			if len(p.answers) > 0 {
+				out = append(out, p)
 			}
 			break
 		}
 	}
+	return out
+}
+
+// likelyObjections takes the playbook's quoted objections that match the
+// deal, each answered by its own section; failing those, it raises each
+// competitor's track record and answers with a won deal.
+func likelyObjections(l string, lib *library, base string, competitors []string, proofs []providers.Evidence) []LikelyObjection {
+	out := []LikelyObjection{}
+	for _, p := range lib.playbookAnswers(base, 4, competitors) {
+		var answers []string
+		for _, a := range p.answers {
+			answers = append(answers, sentence(clipClause(spoken(a.Text), 190), l))
+		}
+		out = append(out, LikelyObjection{Objection: fit(p.objection, 2, textMax, p.id), Answer: clip(joinSentences(l, answers...), textMax), Citations: []string{p.id}})
+	}
 	if len(out) > 0 {
 		return out
 	}
+	// Failing those, the competitor's track record is the objection to
+	// expect, and what answers it is a comparable project delivered.
 	var proof providers.Evidence
-	for _, p := range proofs {
+	for _, p := range append(lib.rankQuotes(referenceCues, 6, ofKind("won_deal"), provesOutcome), proofs...) {
 		if p.Kind == "won_deal" && customerFacing(p.Text, competitors...) {
 			proof = p
 			break
@@ -448,6 +529,33 @@ func likelyObjections(l string, lib *library, base string, competitors []string,
 		})
 	}
 	return out
+}
+
+var (
+	// leadLabel is the label a playbook line opens with ("强调交付周期：",
+	// "先确认比较口径："): what the rep should do, not what to say.
+	leadLabel = regexp.MustCompile(`^[^，,：:。；;]{1,12}[：:]\s*`)
+	// leadClause is a line's first clause, dropped when it is internal
+	// ("不贬低对手，").
+	leadClause = regexp.MustCompile(`^[^，,：:。；;]{1,16}[，,]\s*`)
+)
+
+// spoken is a playbook line as the rep would say it to the customer: the
+// labels and internal asides in front of what to say dropped, as long as
+// something worth quoting is left.
+func spoken(s string) string {
+	for {
+		rest := s
+		if m := leadClause.FindString(s); m != "" && internalCue.MatchString(m) {
+			rest = s[len(m):]
+		} else if m := leadLabel.FindString(s); m != "" {
+			rest = s[len(m):]
+		}
+		if rest == s || utf8.RuneCountInString(rest) < minQuoteRunes {
+			return s
+		}
+		s = rest
+	}
 }
 
 // openingLines are up to three spoken sentences built from what the pack
