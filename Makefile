@@ -10,7 +10,7 @@ PG := scripts/pg.sh
 # cluster (or keeps an external DEALDESK_DATABASE_URL).
 WITH_DB = $(PG) up && eval "$$($(PG) env)" &&
 
-.PHONY: run test bench lint build db-up db-down db-status clean clean-db help
+.PHONY: run test bench scoring-report lint build db-up db-down db-status clean clean-db help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ test: ## set up the database, then go vet and go test -race ./...
 
 bench: ## run Go benchmarks and load tools; results go to .bench/
 	@$(WITH_DB) scripts/bench.sh
+
+scoring-report: ## scoring model vs baseline on ../shared/data (when present) -> .bench/scoring/
+	@$(WITH_DB) scripts/scoring-report.sh
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -13,11 +13,14 @@ import (
 // (/v1/keys/{id}) and lists its parameters.
 func openAPIPath(p string) (string, []string) {
 	var params []string
+	// An escaped colon (/v1/opportunities/score\:batch) is literal.
+	const literalColon = "\x00"
+	p = strings.ReplaceAll(p, `\:`, literalColon)
 	out := echoParam.ReplaceAllStringFunc(p, func(m string) string {
 		params = append(params, m[1:])
 		return "{" + m[1:] + "}"
 	})
-	return out, params
+	return strings.ReplaceAll(out, literalColon, ":"), params
 }
 
 var echoParam = regexp.MustCompile(`:[A-Za-z_]+`)

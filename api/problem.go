@@ -64,6 +64,7 @@ var problemCodes = map[string]struct {
 	"file_too_large":         {http.StatusRequestEntityTooLarge, "The file is too large"},
 	"no_text_layer":          {http.StatusUnprocessableEntity, "The PDF has no text layer"},
 	"invalid_metadata":       {http.StatusBadRequest, "Invalid document metadata"},
+	"invalid_suite":          {http.StatusBadRequest, "The eval suite is invalid"},
 	"feature_disabled":       {http.StatusForbidden, "Feature disabled for this tenant"},
 	"model_output_invalid":   {http.StatusBadGateway, "The model's answer failed validation"},
 	"model_unavailable":      {http.StatusBadGateway, "The model provider failed"},
@@ -71,6 +72,8 @@ var problemCodes = map[string]struct {
 	"internal":               {http.StatusInternalServerError, "Internal error"},
 	"unavailable":            {http.StatusServiceUnavailable, "Service unavailable"},
 	"timeout":                {http.StatusGatewayTimeout, "Request timed out"},
+	"batch_too_large":        {http.StatusRequestEntityTooLarge, "Too many items in one batch"},
+	"bad_mapping":            {http.StatusBadRequest, "The CSV does not fit the mapping"},
 }
 
 // newProblem builds a problem for a registered code.
@@ -92,8 +95,14 @@ func toProblem(err error) (p *Problem, internal bool) {
 	if ap, ok := assistantProblem(err); ok {
 		return ap, false
 	}
+	if ep, ok := evalsProblem(err); ok {
+		return ep, false
+	}
 	if fp, ok := feedbackProblem(err); ok {
 		return fp, false
+	}
+	if sp, ok := scoringProblem(err); ok {
+		return sp, false
 	}
 	switch {
 	case errors.As(err, &p):

@@ -5,8 +5,10 @@ import (
 
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/evals"
 	"github.com/dealdesk/dealdesk/feedback"
 	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/scoring"
 )
 
 // routeTable is every endpoint of the API. Registering a route anywhere else
@@ -87,11 +89,30 @@ func (s *Server) routeTable() []route {
 			}},
 		{method: http.MethodPost, path: "/v1/feedback/:id/promote", tag: "feedback", roles: promoters, summary: "Turn an accepted or corrected answer into a playbook document, with its provenance",
 			handler: s.promoteFeedback, request: promoteRequest{}, response: knowledge.Result{}, okStatus: http.StatusCreated},
+		{method: http.MethodPost, path: "/v1/evals/runs", tag: "evals", roles: promptOps, summary: "Start an eval suite run (202); it runs in the background",
+			description: "A bundled suite by name, or a suite as YAML, run in the key's tenant as an ops caller, optionally pinned to one prompt version and gated against a baseline run (thresholds from the suite). Poll GET /v1/evals/runs/{id} until status is passed, failed or error.",
+			handler:     s.startEvalRun, request: evalRunRequest{}, response: evalRunAccepted{}, okStatus: http.StatusAccepted},
+		{method: http.MethodGet, path: "/v1/evals/runs/:id", tag: "evals", roles: reviewers, summary: "An eval run: status, metrics, gate and per-case results",
+			handler: s.getEvalRun, response: evals.Result{}},
 		{method: http.MethodGet, path: "/v1/prompts", tag: "prompts", summary: "Prompt templates with their versions, output schemas and this tenant's policy",
 			handler: s.listPrompts, response: promptList{}},
 		{method: http.MethodPut, path: "/v1/prompts/:name/active", tag: "prompts", roles: promptOps, summary: "Pin a prompt version, follow the latest, or split traffic A/B",
 			description: "version 0 follows the latest non-draft version; candidate and candidate_share send that share of requests (by a stable hash of the request) to a second version. Audited.",
 			handler:     s.setPrompt, request: setPromptRequest{}, response: assistant.PromptState{}},
+		{method: http.MethodPost, path: "/v1/opportunities", tag: "scoring", roles: askers, summary: "Add or update an opportunity (upsert by external CRM id)",
+			description: "201 when new, 200 when the external id existed. Closing outcomes (won/lost) count toward automatic retraining. A key limited to regions can only write opportunities of those regions.",
+			handler:     s.upsertOpportunity, request: scoring.Opportunity{}, response: opportunityResponse{}, okStatus: http.StatusCreated},
+		{method: http.MethodPost, path: "/v1/opportunities/import", tag: "scoring", roles: promptOps, upload: true, summary: "Import opportunities from a CSV export",
+			description: "multipart/form-data: `file` (CSV), `mapping` (generic: columns named like the opportunity fields; lead-scoring; crm-opportunities, with parts products, accounts, sales_teams), `keep_post_outcome` (import columns filled in after the outcome; off by default). Good rows are upserted, bad rows listed in `errors` with their line.",
+			handler:     s.importOpportunities, response: scoring.ImportResult{}},
+		{method: http.MethodPost, path: "/v1/opportunities/score", tag: "scoring", roles: askers, summary: "Win probability of one opportunity, with factors, similar won deals, next actions and risk",
+			description: "Send `external_id` (stored) or `opportunity` (inline). Factors are exact: base log-odds plus every factor's contribution equals the score's log-odds. Every score is recorded with the model version that computed it (version 0: built-in cold-start rules).",
+			handler:     s.scoreOpportunity, request: scoring.Request{}, response: scoring.Score{}},
+		{method: http.MethodPost, path: "/v1/opportunities/score\\:batch", tag: "scoring", roles: askers, summary: "Score up to 1,000 opportunities in one call",
+			description: "More than 1,000 is `batch_too_large` (413). Similar won deals only with `similar: true`.",
+			handler:     s.scoreBatch, request: batchScoreRequest{}, response: batchScoreResponse{}},
+		{method: http.MethodGet, path: "/v1/scoring/model", tag: "scoring", summary: "The active scoring model and its held-out metrics (AUC, Brier, calibration table, baseline), and every version",
+			handler: s.scoringModel, response: scoringModelResponse{}},
 		{method: http.MethodGet, path: "/v1/features", tag: "admin", summary: "Which assistant tasks are on for this tenant",
 			handler: s.getFeatures, response: featuresBody{}},
 		{method: http.MethodPut, path: "/v1/features", tag: "admin", roles: admin, summary: "Switch assistant tasks on or off for this tenant (audited)",

@@ -15,10 +15,12 @@ import (
 
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/evals"
 	"github.com/dealdesk/dealdesk/feedback"
 	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/retrieval"
+	"github.com/dealdesk/dealdesk/scoring"
 	"github.com/dealdesk/dealdesk/store"
 )
 
@@ -73,7 +75,13 @@ type Deps struct {
 	Searcher  *retrieval.Searcher
 	Assistant *assistant.Service
 	Feedback  *feedback.Service
-	Logger    *slog.Logger
+	// Evals runs eval suites for POST /v1/evals/runs; optional (without
+	// it those routes answer 503).
+	Evals *evals.Service
+	// Scoring is optional: by default a scoring service over DB and
+	// Searcher, retraining automatically when outcomes arrive.
+	Scoring *scoring.Service
+	Logger  *slog.Logger
 }
 
 // Server is the DealDesk HTTP API.
@@ -88,6 +96,8 @@ type Server struct {
 	search    *retrieval.Searcher
 	assistant *assistant.Service
 	feedback  *feedback.Service
+	evals     *evals.Service
+	scoring   *scoring.Service
 	log       *slog.Logger
 	metrics   *metrics
 	routes    []route
@@ -103,7 +113,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, db: deps.DB, auth: deps.Auth, models: deps.Models, knowledge: deps.Knowledge, queue: deps.Queue, search: deps.Searcher,
-		assistant: deps.Assistant, feedback: deps.Feedback, log: deps.Logger, metrics: newMetrics()}
+		assistant: deps.Assistant, feedback: deps.Feedback, evals: deps.Evals, log: deps.Logger, metrics: newMetrics()}
+	s.scoring = deps.Scoring
+	if s.scoring == nil {
+		s.scoring = scoring.NewService(deps.DB, deps.Searcher, scoring.Config{AutoRetrain: true, Logger: deps.Logger})
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -178,6 +192,21 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// Eval runs and model retraining started by requests run in the
+	// background: let them finish within the same grace period.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if s.evals != nil {
+			s.evals.Wait()
+		}
+		s.scoring.Wait()
+	}()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		s.log.Warn("background work (eval runs, retraining) still running at shutdown; unfinished eval runs stay 'running'")
+	}
 	return nil
 }
 
@@ -213,7 +242,7 @@ func (r route) status() int {
 }
 
 func (r route) operationID() string {
-	parts := strings.FieldsFunc(r.path, func(c rune) bool { return c == '/' || c == ':' || c == '-' || c == '{' || c == '}' })
+	parts := strings.FieldsFunc(r.path, func(c rune) bool { return c == '/' || c == ':' || c == '-' || c == '{' || c == '}' || c == '\\' })
 	id := strings.ToLower(r.method)
 	for _, p := range parts {
 		id += strings.ToUpper(p[:1]) + p[1:]

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/dealdesk/dealdesk/evals"
 	"github.com/dealdesk/dealdesk/feedback"
 
 	"github.com/dealdesk/dealdesk/assistant"
@@ -71,7 +72,8 @@ func newHarnessWith(t *testing.T, cfg Config, mcfg providers.Config) *harness {
 	}
 	tasks := assistant.New(db.Pool, searcher, models, registry, assistant.Config{}, logger)
 	srv, err := New(cfg, Deps{DB: db.Pool, Auth: svc, Models: models, Knowledge: kstore, Queue: queue, Searcher: searcher,
-		Assistant: tasks, Feedback: feedback.NewService(db.Pool), Logger: logger})
+		Assistant: tasks, Feedback: feedback.NewService(db.Pool), Logger: logger,
+		Evals: evals.NewService(evals.Deps{Assistant: tasks, Models: models, Knowledge: kstore}, db.Pool, 0, logger)})
 	if err != nil {
 		t.Fatal(err)
 	}

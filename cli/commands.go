@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/dealdesk/dealdesk/evals"
 	"github.com/dealdesk/dealdesk/feedback"
 
 	"github.com/dealdesk/dealdesk/assistant"
@@ -79,7 +80,8 @@ func serveCommand() boundCommand {
 		}
 		tasks := assistant.New(pool, searcher, models, registry, cfg.Assistant, e.log.With("component", "assistant"))
 		srv, err := api.New(hc, api.Deps{DB: pool, Auth: auth.NewService(pool), Models: models, Knowledge: kstore, Queue: queue,
-			Searcher: searcher, Assistant: tasks, Feedback: feedback.NewService(pool), Logger: e.log})
+			Searcher: searcher, Assistant: tasks, Feedback: feedback.NewService(pool), Logger: e.log,
+			Evals: evals.NewService(evals.Deps{Assistant: tasks, Models: models, Knowledge: kstore}, pool, 0, e.log.With("component", "evals"))})
 		if err != nil {
 			return err
 		}

@@ -83,7 +83,7 @@ type boundCommand struct {
 
 // commands builds every subcommand with a fresh configuration.
 func commands() map[string]boundCommand {
-	list := []func() boundCommand{serveCommand, migrateCommand, tenantsCommand, keysCommand, auditCommand, feedbackCommand, demoCommand, ingestCommand, searchCommand, reindexCommand, versionCommand}
+	list := []func() boundCommand{serveCommand, migrateCommand, tenantsCommand, keysCommand, auditCommand, feedbackCommand, evalCommand, demoCommand, ingestCommand, searchCommand, reindexCommand, opportunitiesCommand, scoringCommand, versionCommand}
 	out := map[string]boundCommand{}
 	for _, f := range list {
 		c := f()

@@ -199,3 +199,12 @@ if ((ingest_mb > 0)); then
 	cleanup_memory
 fi
 echo "bench: done; results in $out"
+
+# ---- opportunity scoring on the real data sets (optional) -------------------
+# When ../shared/data is present: import both data sets through the product's
+# CSV import, train, and compare with the plain logistic baseline measured in
+# the same run (AUC, Brier, calibration tables) -> $out/scoring/.
+if [[ -d ../shared/data/crm-opportunities && -d ../shared/data/lead-scoring ]]; then
+	echo "bench: opportunity scoring on ../shared/data -> $out/scoring/"
+	SCORING_OUT="$out/scoring" scripts/scoring-report.sh || echo "bench: scoring report failed" >&2
+fi
