@@ -101,6 +101,9 @@ func toProblem(err error) (p *Problem, internal bool) {
 	if fp, ok := feedbackProblem(err); ok {
 		return fp, false
 	}
+	if sp, ok := suggestProblem(err); ok {
+		return sp, false
+	}
 	if sp, ok := scoringProblem(err); ok {
 		return sp, false
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/dealdesk/dealdesk/feedback"
 	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/scoring"
+	"github.com/dealdesk/dealdesk/suggest"
 )
 
 // routeTable is every endpoint of the API. Registering a route anywhere else
@@ -76,6 +77,9 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPost, path: "/v1/intel/extract", tag: "assistant", roles: askers, summary: "Extract competitive intel from any text",
 			description: "Competitors, their products, prices and claims, each with the span of the text it came from." + taskNote + stream,
 			handler:     s.competitiveIntel, request: assistant.IntelRequest{}, response: taskResponse{}},
+		{method: http.MethodPost, path: "/v1/suggestions", tag: "assistant", roles: askers, summary: "Next-best suggestions for a CRM record: an email to send, a talk track, an objection to prepare, a risk to address",
+			description: "One call per CRM page view. Each suggestion comes from an assistant task (with its generation_id, output and cited sources) or, for risks, from the opportunity's score and activity. Answers are cached per record version (`X-Cache: hit`): send the CRM's version or last-modified time as record.version, and a changed record gets fresh suggestions.",
+			handler:     s.suggestions, request: suggest.Request{}, response: suggest.Response{}},
 		{method: http.MethodGet, path: "/v1/generations/:id", tag: "assistant", summary: "A stored generation: masked input and output, sources, prompt version, model, tokens, latency, caller and audit trail",
 			description: "Admins and ops see every generation of the tenant, managers those made in their regions, reps and plugins their own key's. Personal data stays masked.",
 			handler:     s.getGeneration, response: assistant.Record{}},

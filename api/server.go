@@ -22,6 +22,7 @@ import (
 	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/scoring"
 	"github.com/dealdesk/dealdesk/store"
+	"github.com/dealdesk/dealdesk/suggest"
 )
 
 // Config tunes the HTTP server. Zero values take the documented defaults.
@@ -81,6 +82,9 @@ type Deps struct {
 	// Scoring is optional: by default a scoring service over DB and
 	// Searcher, retraining automatically when outcomes arrive.
 	Scoring *scoring.Service
+	// Suggest is optional: by default suggestions over Assistant and
+	// Scoring with a 15-minute cache per record version.
+	Suggest *suggest.Service
 	Logger  *slog.Logger
 }
 
@@ -98,6 +102,7 @@ type Server struct {
 	feedback  *feedback.Service
 	evals     *evals.Service
 	scoring   *scoring.Service
+	suggest   *suggest.Service
 	log       *slog.Logger
 	metrics   *metrics
 	routes    []route
@@ -117,6 +122,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.scoring = deps.Scoring
 	if s.scoring == nil {
 		s.scoring = scoring.NewService(deps.DB, deps.Searcher, scoring.Config{AutoRetrain: true, Logger: deps.Logger})
+	}
+	s.suggest = deps.Suggest
+	if s.suggest == nil {
+		s.suggest = suggest.New(deps.Assistant, s.scoring, suggest.Config{})
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -93,6 +93,25 @@ for b in [
 PY
 email=(-method POST -bodies "$out/email-bodies.jsonl" -H "Authorization: Bearer $key" -H "Content-Type: application/json")
 load -name "POST /v1/drafts/email offline c=32" -c 32 -url "$base/v1/drafts/email" "${email[@]}" -timings
+# POST /v1/suggestions (CRM plugins, every page view): cached per record
+# version. "hit": one record version asked again and again; "miss": every
+# request a new version (three assistant tasks and a score each).
+curl -fsS -X POST -H "Authorization: Bearer $key" -H "Content-Type: application/json" "$base/v1/opportunities" \
+	-d '{"external_id":"BENCH-1","customer":"南京市江宁区数据局","stage":"proposal","region":"jiangsu","competitors":["华拓数科"]}' >/dev/null
+python3 - "$out" <<'PY'
+import json, sys
+rec = {"type": "opportunity", "external_id": "BENCH-1", "customer": "南京市江宁区数据局", "stage": "proposal",
+       "region": "jiangsu", "competitors": ["华拓数科"], "contact": {"name": "王建国", "role": "总经理"},
+       "recent_activity": [{"type": "meeting", "date": "2026-01-20", "summary": "二期方案交流，客户关注专项债审计合规。"}]}
+with open(sys.argv[1] + "/suggest-hit.jsonl", "w") as f:
+    f.write(json.dumps({"record": dict(rec, version="1")}, ensure_ascii=False) + "\n")
+with open(sys.argv[1] + "/suggest-miss.jsonl", "w") as f:
+    for v in range(100000):
+        f.write(json.dumps({"record": dict(rec, version=f"m{v}")}, ensure_ascii=False) + "\n")
+PY
+suggest=(-method POST -H "Authorization: Bearer $key" -H "Content-Type: application/json" -url "$base/v1/suggestions")
+load -name "POST /v1/suggestions cache hit c=32" -c 32 -bodies "$out/suggest-hit.jsonl" "${suggest[@]}"
+load -name "POST /v1/suggestions cache miss c=8" -c 8 -bodies "$out/suggest-miss.jsonl" "${suggest[@]}"
 
 model_delay=${FAKE_MODEL_DELAY:-100ms}
 model_ms=$(python3 -c 'import sys; v=sys.argv[1]; print(float(v[:-2]) if v.endswith("ms") else float(v[:-1])*1000)' "$model_delay")
@@ -174,6 +193,10 @@ for c in (1, 32):
           f"[goal <= 5 ms: {ok(over <= 5)}, {over/5:.2f}x of the goal]; "
           f"without retrieval (first token - start - model): p50 {s['token_after_start_over_model_p50_ms']:.2f} / "
           f"p99 {s['token_after_start_over_model_p99_ms']:.2f} ms")
+for name in ("POST /v1/suggestions cache hit c=32", "POST /v1/suggestions cache miss c=8"):
+    r = rows.get(name)
+    if r:
+        print(f"{name}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, {r['errors']} errors, statuses {r['statuses']}")
 PY
 
 # Peak memory of a large import: a generated folder (INGEST_MB, default
