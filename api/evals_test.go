@@ -1,12 +1,9 @@
 package api
 
 import (
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/auth"
@@ -101,18 +98,7 @@ func TestEvalRuns(t *testing.T) {
 // deliberately broken email_draft@v9 of evals/testdata.
 func brokenEvals(t *testing.T, h *harness) *evals.Service {
 	t.Helper()
-	merged := fstest.MapFS{}
-	for _, pattern := range []string{"../prompts/templates/*.tmpl", "../evals/testdata/prompts/*.tmpl"} {
-		files, _ := filepath.Glob(pattern)
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			merged[filepath.Base(f)] = &fstest.MapFile{Data: b}
-		}
-	}
-	registry, err := prompts.LoadFS(fs.FS(merged))
+	registry, err := prompts.LoadWith(os.DirFS("../evals/testdata/prompts"))
 	if err != nil {
 		t.Fatal(err)
 	}

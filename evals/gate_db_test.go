@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/google/uuid"
 
@@ -62,21 +60,7 @@ func TestBundledSuitesPassTheGate(t *testing.T) {
 // email_draft@v9, a copy of v1 whose 60-token budget cuts every answer.
 func brokenRegistry(t testing.TB) *prompts.Registry {
 	t.Helper()
-	merged := fstest.MapFS{}
-	for _, dir := range []string{"../prompts/templates", "testdata/prompts"} {
-		files, err := filepath.Glob(filepath.Join(dir, "*.tmpl"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("templates in %s: %v", dir, err)
-		}
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			merged[filepath.Base(f)] = &fstest.MapFile{Data: b}
-		}
-	}
-	r, err := prompts.LoadFS(fs.FS(merged))
+	r, err := prompts.LoadWith(os.DirFS("testdata/prompts"))
 	if err != nil {
 		t.Fatal(err)
 	}

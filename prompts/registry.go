@@ -1,6 +1,7 @@
 package prompts
 
 import (
+	"testing/fstest"
 	"crypto/sha256"
 	"embed"
 	"encoding/binary"
@@ -41,6 +42,32 @@ func Load() (*Registry, error) {
 		return nil, err
 	}
 	return LoadFS(sub)
+}
+
+// LoadWith parses the embedded templates together with the *.tmpl files
+// at the root of extra: new versions on trial (an ops checkout, a test's
+// deliberately broken version) beside the shipped ones. A file of extra
+// with the name of an embedded one replaces it.
+func LoadWith(extra fs.FS) (*Registry, error) {
+	merged := fstest.MapFS{}
+	sub, err := fs.Sub(embedded, "templates")
+	if err != nil {
+		return nil, err
+	}
+	for _, fsys := range []fs.FS{sub, extra} {
+		files, err := fs.Glob(fsys, "*.tmpl")
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			b, err := fs.ReadFile(fsys, f)
+			if err != nil {
+				return nil, err
+			}
+			merged[f] = &fstest.MapFile{Data: b}
+		}
+	}
+	return LoadFS(merged)
 }
 
 // LoadFS parses every *.tmpl file at the root of fsys and checks each
