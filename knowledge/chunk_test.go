@@ -424,3 +424,36 @@ func BenchmarkChunk(b *testing.B) {
 	b.ReportMetric(float64(tokens)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 	b.ReportMetric(float64(tokens), "doc-tokens")
 }
+
+func TestJoinChunks(t *testing.T) {
+	tests := []struct {
+		name   string
+		chunks []Chunk
+		want   string
+	}{
+		{"none", nil, ""},
+		{"one", []Chunk{{Text: "一、项目概况\n项目编号: JNSJ-2026-GK-003"}}, "一、项目概况\n项目编号: JNSJ-2026-GK-003"},
+		{"new section", []Chunk{{Text: "a"}, {Text: "b"}}, "a\n\nb"},
+		{"overlap dropped", []Chunk{{Text: "One. Two."}, {Text: "Two.\nThree.", Overlap: len("Two.\n")}}, "One. Two. Three."},
+		// An overlap past the end of its chunk is not trusted.
+		{"bad overlap", []Chunk{{Text: "a"}, {Text: "b", Overlap: 5}}, "a\n\nb"},
+		// The first chunk has nothing before it to repeat.
+		{"first overlap ignored", []Chunk{{Text: "ab", Overlap: 1}}, "ab"},
+	}
+	for _, tt := range tests {
+		if got := JoinChunks(tt.chunks); got != tt.want {
+			t.Errorf("%s: JoinChunks = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	// Whatever the sizes, the joined text is the document's blocks, once.
+	p := mustLoad(t, "playbook.md")
+	var blocks strings.Builder
+	for _, b := range p.Blocks {
+		blocks.WriteString(b.Text)
+	}
+	for _, c := range chunkers {
+		if got, want := squash(JoinChunks(c.Chunk(p))), squash(blocks.String()); got != want {
+			t.Errorf("target %d: joined chunks do not reproduce the blocks:\n got %.300q\nwant %.300q", c.TargetTokens, got, want)
+		}
+	}
+}

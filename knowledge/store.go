@@ -453,8 +453,8 @@ func (s *Store) Get(ctx context.Context, scope store.Scope, id uuid.UUID) (Docum
 // analyse) use it.
 func (s *Store) Text(ctx context.Context, scope store.Scope, id uuid.UUID) (Document, string, error) {
 	var (
-		d    Document
-		text strings.Builder
+		d      Document
+		chunks []Chunk
 	)
 	err := store.InScope(ctx, s.db, scope, func(tx pgx.Tx) error {
 		var err error
@@ -466,20 +466,9 @@ func (s *Store) Text(ctx context.Context, scope store.Scope, id uuid.UUID) (Docu
 		if err != nil {
 			return err
 		}
-		var (
-			chunk   string
-			overlap int
-			first   = true
-		)
-		_, err = pgx.ForEachRow(rows, []any{&chunk, &overlap}, func() error {
-			if !first && overlap > 0 && overlap <= len(chunk) {
-				chunk = strings.TrimLeft(chunk[overlap:], " \n")
-				text.WriteString(" ")
-			} else if !first {
-				text.WriteString("\n\n")
-			}
-			first = false
-			text.WriteString(chunk)
+		var c Chunk
+		_, err = pgx.ForEachRow(rows, []any{&c.Text, &c.Overlap}, func() error {
+			chunks = append(chunks, c)
 			return nil
 		})
 		return err
@@ -487,7 +476,27 @@ func (s *Store) Text(ctx context.Context, scope store.Scope, id uuid.UUID) (Docu
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Document{}, "", fmt.Errorf("document %s: %w", id, ErrNotFound)
 	}
-	return d, text.String(), err
+	return d, JoinChunks(chunks), err
+}
+
+// JoinChunks rebuilds a document's text from its chunks, in order: the
+// overlap a chunk repeats from the one before is dropped (what follows it
+// continues the same section, after a space), and other chunks start a
+// new paragraph. Table rows keep their rendered form, one a line
+// ("参数项: API 网关吞吐 | 指标: 12,000 TPS").
+func JoinChunks(chunks []Chunk) string {
+	var text strings.Builder
+	for i, c := range chunks {
+		chunk := c.Text
+		if i > 0 && c.Overlap > 0 && c.Overlap <= len(chunk) {
+			chunk = strings.TrimLeft(chunk[c.Overlap:], " \n")
+			text.WriteString(" ")
+		} else if i > 0 {
+			text.WriteString("\n\n")
+		}
+		text.WriteString(chunk)
+	}
+	return text.String()
 }
 
 // Delete removes a document visible in scope and its chunks.

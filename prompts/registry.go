@@ -1,7 +1,6 @@
 package prompts
 
 import (
-	"testing/fstest"
 	"crypto/sha256"
 	"embed"
 	"encoding/binary"
@@ -12,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"testing/fstest"
 
 	"github.com/dealdesk/dealdesk/providers"
 )

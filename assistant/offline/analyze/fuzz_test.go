@@ -7,16 +7,55 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dealdesk/dealdesk/lang"
 	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/providers"
 )
 
 // The fuzz targets call the composers without their fallback, so a rule
 // that breaks the schema fails here instead of degrading quietly.
+//
+// Their seeds are short. The fuzzer minimises every input that finds new
+// code, and minimising costs about the square of the input's length in
+// runs (up to -fuzzminimizetime, 60 s by default, per input): seeded with
+// whole documents, a 30-second run spent its time minimising its first
+// finds and reported a handful of executions. Whole documents are the
+// unit tests' job; here each is cut into pieces of a few lines.
+
+// seedPieces cuts doc into runs of whole lines of at most max bytes (a
+// longer line is a piece of its own), each starting a new piece at a
+// heading, so a table row keeps its heading or header when it can.
+func seedPieces(doc string, max int) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.SplitAfter(doc, "\n") {
+		heading := strings.HasPrefix(line, "#") || isHeading(line)
+		if cur.Len() > 0 && (cur.Len()+len(line) > max || heading) {
+			out = append(out, cur.String())
+			cur.Reset()
+		}
+		cur.WriteString(line)
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// renderedTable is a table as the knowledge base hands it back: one
+// "column: value" row a line.
+const renderedTable = "四、主要技术参数\n序号: 1 | 参数要求: API 网关峰值吞吐 ≥ 10,000 TPS | 类型: ▲\n" +
+	"参数: 检测准确率 | 要求: 实测 ≥ 93% | 类型: ★\n评分项: 同类业绩 | 分值: 10 | 说明: 每个项目 2.5 分\n项目: 采购人 | 内容: 南京市江宁区数据局"
 
 func FuzzMeetingNotes(f *testing.F) {
-	f.Add(zhMeeting.Transcript, "2026-01-20", "")
-	f.Add(enMeeting.Transcript, "2024-08-27", "en")
+	lang.Warm() // once per worker process, not inside the first run
+	for _, p := range seedPieces(zhMeeting.Transcript, 160) {
+		f.Add(p, "2026-01-20", "")
+	}
+	for _, p := range seedPieces(enMeeting.Transcript, 160) {
+		f.Add(p, "2024-08-27", "en")
+	}
+	f.Add("事项: 预算 | 结论: 约 250 万元\n客户方：王建国（总经理）、孙立（副局长）\n唐静：可以。 刘洋：好的，下周五前发。", "2025-07-03", "")
 	f.Add("王总：这个项目要等财政拨款下来才能启动，预计下个月区人大审批。", "", "")
 	f.Add("**Zhou Qiang:** Budget is $300k. We agreed. Please send it by 2025-02-30 ⟦EMAIL_1⟧", "2025-12-31", "zh")
 	f.Add("客户：\n\n我方：下下周日前发⟦PHONE_1", "2026-02-28", "")
@@ -34,8 +73,14 @@ func FuzzMeetingNotes(f *testing.F) {
 }
 
 func FuzzTenderAnalysis(f *testing.F) {
-	f.Add(zhTender.Tender, "")
-	f.Add(enTender.Tender, "en")
+	lang.Warm()
+	for _, p := range seedPieces(zhTender.Tender, 160) {
+		f.Add(p, "")
+	}
+	for _, p := range seedPieces(enTender.Tender, 160) {
+		f.Add(p, "en")
+	}
+	f.Add(renderedTable, "zh")
 	f.Add("| 1 | ★ 至少两种 CPU | ★ |\n评分标准：价格 300 分；\n投标截止 2026 年 2 月 30 日 25:61", "zh")
 	f.Add("Evaluation: a 1 points, b 2 points\nBid bond: CNY 1e400", "")
 	tm := template(f, "tender_analysis")
@@ -51,8 +96,13 @@ func FuzzTenderAnalysis(f *testing.F) {
 }
 
 func FuzzCompetitiveIntel(f *testing.F) {
-	f.Add(zhIntel.Text, "锐云信息")
-	f.Add(enIntel.Text, "Northwind Systems")
+	lang.Warm()
+	for _, p := range seedPieces(zhIntel.Text, 160) {
+		f.Add(p, "锐云信息")
+	}
+	for _, p := range seedPieces(enIntel.Text, 160) {
+		f.Add(p, "Northwind Systems")
+	}
 	f.Add("博远科技报价 120 万，号称支持 vGPU。他们说 3 天交付。", "")
 	tm := template(f, "competitive_intel")
 	f.Fuzz(func(t *testing.T, text, hint string) {

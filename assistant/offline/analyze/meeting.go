@@ -191,6 +191,7 @@ var (
 		"议题": true, "会议": true, "备注": true, "注": true, "说明": true, "地址": true, "电话": true, "手机": true, "邮箱": true,
 		"预算": true, "项目": true, "内容": true, "结论": true, "下一步": true, "待办": true, "要点": true, "问题": true,
 		"结果": true, "原因": true, "联系方式": true, "竞争对手": true, "决策人": true, "关键需求": true,
+		"决策": true, "关切": true, "事项": true, "需求": true, "风险": true, "进展": true, "计划": true, "背景": true,
 		"time": true, "date": true, "place": true, "location": true, "attendees": true, "participants": true, "subject": true,
 		"topic": true, "agenda": true, "note": true, "notes": true, "summary": true, "budget": true, "email": true, "phone": true,
 		"mobile": true, "action": true, "actions": true, "next steps": true, "next step": true, "outcome": true, "re": true,
@@ -223,24 +224,81 @@ func (m *meeting) parse() {
 			last = -1
 			continue
 		}
-		who, body := -1, 0
-		if sm := speakerPrefix.FindStringSubmatchIndex(line); sm != nil {
-			label := strings.TrimSpace(line[sm[4]:sm[5]])
-			listed := sm[2] >= 0
-			if idx, ok := m.speakerFor(label, listed); ok {
-				who, body = idx, sm[1]
-			}
+		if _, ok := renderedRow(line); ok {
+			// A summary table row ("事项: 预算 | 结论: 约 250 万元") read
+			// back from the knowledge base: notes, not a turn.
+			m.addSaid(line, start, i, -1)
+			last = -1
+			continue
 		}
-		if who < 0 && last >= 0 && !listMarker.MatchString(line) {
-			who = last
+		for _, turn := range splitTurns(line) {
+			last = m.turn(line[turn:], start+turn, i, last)
 		}
-		for _, s := range sentencesAt(line[body:], start+body, i) {
-			if !unsafeText(s.Text) {
-				m.said = append(m.said, utterance{s, who})
-			}
-		}
-		last = who
 	}
+}
+
+// turn reads one speaker turn (or a continuation of the last speaker's)
+// at offset start of line lineNo, and returns who spoke it.
+func (m *meeting) turn(text string, start, lineNo, last int) int {
+	who, body := -1, 0
+	if sm := speakerPrefix.FindStringSubmatchIndex(text); sm != nil {
+		label := strings.TrimSpace(text[sm[4]:sm[5]])
+		listed := sm[2] >= 0
+		if attendeeList.MatchString(text[sm[1]:]) && !m.known(label) {
+			// "客户方：王建国（总经理）、孙立（副局长）" lists who came; it
+			// lost its "- " when the knowledge base read it.
+			m.addSaid(text, start, lineNo, -1)
+			return -1
+		}
+		if idx, ok := m.speakerFor(label, listed); ok {
+			who, body = idx, sm[1]
+		}
+	}
+	if who < 0 && last >= 0 && !listMarker.MatchString(text) {
+		who = last
+	}
+	m.addSaid(text[body:], start+body, lineNo, who)
+	return who
+}
+
+func (m *meeting) addSaid(text string, start, lineNo, who int) {
+	for _, s := range sentencesAt(text, start, lineNo) {
+		if !unsafeText(s.Text) {
+			m.said = append(m.said, utterance{s, who})
+		}
+	}
+}
+
+// known reports whether label names a speaker already heard.
+func (m *meeting) known(label string) bool {
+	for _, s := range m.speakers {
+		if s.Label == label {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	// attendeeList matches what follows the label of an attendee line: a
+	// name with a role in brackets first, and no sentence ending.
+	attendeeList = regexp.MustCompile(`^[^，,。；;（(\n]{1,24}[（(][^）)\n]*[）)][^。！？!?]*$`)
+	// turnStart finds a turn that starts within a line, after a sentence:
+	// where two chunks of a transcript meet, the knowledge base joins
+	// their paragraphs with a space ("……不停。 刘洋：我们……").
+	turnStart = regexp.MustCompile(`[。！？!?]\s+(\S{1,24}?)[:：]`)
+)
+
+// splitTurns returns the offsets in line where speaker turns start: 0,
+// and after a sentence end wherever a plausible speaker label follows.
+func splitTurns(line string) []int {
+	out := []int{0}
+	for _, m := range turnStart.FindAllStringSubmatchIndex(line, -1) {
+		if plausibleSpeaker(line[m[2]:m[3]]) {
+			out = append(out, m[2])
+		}
+	}
+	return out
 }
 
 func frontMatterEnd(lines []string) int {

@@ -115,10 +115,10 @@ func (r *TenderReport) normalize() {
 // tenderItem is a requirement line of the tender: a list item, a table
 // row or a clause of a run-on paragraph.
 type tenderItem struct {
-	Text    string   // tidied
-	Cells   []string // table cells, when the item is a table row
-	Section string   // qualification, technical, scoring, or ""
-	Forced  bool     // listed under a "Mandatory:" label
+	Text    string // tidied
+	Row     row    // the row's cells (no row number), when the item is a table row
+	Section string // qualification, technical, scoring, or ""
+	Forced  bool   // listed under a "Mandatory:" label
 }
 
 type tender struct {
@@ -128,6 +128,9 @@ type tender struct {
 	clauses []string // every clause of the document, for facts and dates
 	ours    []providers.Source
 	all     []providers.Source
+	// values maps a source sentence made of a table row to its value
+	// cells (see sourceRows).
+	values map[string]string
 }
 
 var (
@@ -139,7 +142,7 @@ var (
 		{"technical", cueList{"技术参数", "技术要求", "技术规格", "参数要求", "主要技术", "technical requirements", "technical requirement", "technical specifications", "specifications", "mandatory"}},
 		{"scoring", cueList{"评分", "评标", "分值", "scoring", "evaluation", "evaluation criteria"}},
 	}
-	headingLine  = regexp.MustCompile(`^\s*(?:#{1,6}\s*|[一二三四五六七八九十]{1,3}[、.．]\s*|第[一二三四五六七八九十0-9]{1,3}[章节部分]\s*|[0-9]{1,2}\.\s+[A-Z])`)
+	headingLine  = regexp.MustCompile(`^\s*(?:#{1,6}(?:\s+|$)|[一二三四五六七八九十]{1,3}[、.．]\s*|第[一二三四五六七八九十0-9]{1,3}[章节部分]\s*|[0-9]{1,2}\.\s+[A-Z])`)
 	inlineLabel  = regexp.MustCompile(`^\s*(?:[-*•]\s*)?(?:\*\*)?([^:：\n]{2,24}?)(?:\*\*)?\s*[:：]\s*`)
 	tableHeaders = cueList{"序号", "参数要求", "类型", "评分项", "分值", "说明", "内容", "requirement", "type", "criterion", "points", "notes", "item", "detail", "#"}
 	markerRune   = regexp.MustCompile(`[★▲]`)
@@ -147,7 +150,10 @@ var (
 
 func composeTender(t *prompts.Template, in prompts.TenderAnalysisInput) TenderReport {
 	doc := cleanDoc(in.Tender)
-	td := &tender{lang: answerLanguage(t, in.Language, doc), doc: doc, all: citableSources(in.Sources)}
+	td := &tender{lang: answerLanguage(t, in.Language, doc), doc: doc, all: citableSources(in.Sources), values: map[string]string{}}
+	for i := range td.all {
+		td.all[i].Text = sourceRows(td.all[i].Text, td.values)
+	}
 	for _, s := range td.all {
 		if s.Kind == "product" {
 			td.ours = append(td.ours, s)
@@ -170,31 +176,38 @@ func composeTender(t *prompts.Template, in prompts.TenderAnalysisInput) TenderRe
 }
 
 // parse reads the document into items by section, and into clauses.
+// Tables come as pipe rows under a header (pasted Markdown) or as rows
+// rendered one a line (a tender read back from the knowledge base).
 func (td *tender) parse() {
 	lines := strings.Split(td.doc, "\n")
+	skip := frontMatterEnd(lines)
 	section := ""
+	var header []string // column names of the pipe table being read
 	for i, line := range lines {
-		if i <= frontMatterEnd(lines) || strings.TrimSpace(line) == "" || tableRule.MatchString(line) {
+		if i <= skip || strings.TrimSpace(line) == "" || tableRule.MatchString(line) {
 			continue
 		}
 		if unsafeText(line) {
 			continue
 		}
-		if headingLine.MatchString(line) && utf8.RuneCountInString(line) <= 60 {
-			section = sectionOf(line)
+		if isHeading(line) {
+			section, header = sectionOf(line), nil
 			continue
 		}
 		if strings.HasPrefix(strings.TrimSpace(line), "|") {
 			cells := tableCells(line)
-			if len(cells) == 0 || isHeaderRow(cells) {
-				continue
+			switch {
+			case len(cells) == 0:
+			case i+1 < len(lines) && tableRule.MatchString(lines[i+1]) || isHeaderRow(cells):
+				header = cells
+			default:
+				td.addRow(markdownRow(header, cells), section)
 			}
-			row := cells[0]
-			if len(cells) > 1 {
-				row += "：" + strings.Join(cells[1:], "；")
-			}
-			td.clauses = append(td.clauses, row)
-			td.items = append(td.items, tenderItem{Text: tidy(strings.Join(cells, " ")), Cells: cells, Section: section})
+			continue
+		}
+		header = nil
+		if r, ok := renderedRow(line); ok {
+			td.addRow(r, section)
 			continue
 		}
 		lineSection, forced, body := section, false, line
@@ -217,6 +230,34 @@ func (td *tender) parse() {
 			}
 		}
 	}
+}
+
+// addRow adds a table row as an item of section and as a clause. A row
+// with a points column is a scoring item wherever it stands.
+func (td *tender) addRow(r row, section string) {
+	r = r.content()
+	if len(r.Cells) == 0 {
+		return
+	}
+	if section == "" && r.has(rolePoints) {
+		section = "scoring"
+	}
+	td.clauses = append(td.clauses, r.clause())
+	td.items = append(td.items, tenderItem{Text: tidy(strings.Join(r.Cells, " ")), Row: r, Section: section})
+}
+
+// numberedHeading matches a "2.1 配置要求" heading, which loses its "###"
+// when the knowledge base reads it: short, no sentence punctuation, and
+// not an amount ("3.5 万元").
+var numberedHeading = regexp.MustCompile(`^\s*[0-9]{1,2}(?:\.[0-9]{1,2})+\s+[^\s0-9万亿千百元个台天年月日%]`)
+
+// isHeading reports whether line is a section heading.
+func isHeading(line string) bool {
+	n := utf8.RuneCountInString(line)
+	if headingLine.MatchString(line) && n <= 60 {
+		return true
+	}
+	return n <= 30 && numberedHeading.MatchString(line) && !strings.ContainsAny(line, "。；;，,：:")
 }
 
 // splitItems cuts a sentence into requirement items at semicolons, and
@@ -298,7 +339,7 @@ var (
 	nameFact      = regexp.MustCompile(`(?i)(?:项目名称|采购项目名称|project name|project title)\s*[:：]?\s*([^；;。\n]{2,200})`)
 	numberFact    = regexp.MustCompile(`(?i)(?:项目编号|招标编号|采购编号|项目号|tender number|tender no\.?|project number|project no\.?|reference no\.?)\s*[:：]?\s*([A-Za-z0-9][A-Za-z0-9\-_/()（）\[\]〔〕]{2,79})`)
 	purchaserFact = regexp.MustCompile(`(?i)(?:采购人|招标人|采购单位|purchaser|buyer|contracting authority)\s*[:：]?\s*([^；;。\n]{2,120})`)
-	budgetCue     = cueList{"预算金额", "采购预算", "项目预算", "最高限价", "控制价", "预算", "budget", "ceiling price", "maximum price"}
+	budgetCue     = cueList{"预算金额", "采购预算", "项目预算", "最高限价", "最高投标限价", "投标限价", "控制价", "预算", "budget", "ceiling price", "maximum price"}
 	titleNoise    = regexp.MustCompile(`(?i)^\s*(?:tender digest(?:\s*\(english\))?|tender)\s*[:：]\s*|[（(](?:摘要|节选|草稿|english)[）)]\s*$|(?:招标文件|招标公告|采购文件|竞争性磋商文件)\s*$`)
 )
 
@@ -624,19 +665,28 @@ func (td *tender) parameters() []Parameter {
 		if len(out) == 60 {
 			break
 		}
-		req, marker := it.Text, ""
-		if len(it.Cells) > 0 {
+		req, marker, name := it.Text, "", ""
+		if r := it.Row; len(r.Cells) > 0 {
+			// A named parameter reads "实时分析路数：单台推理服务器 ≥ 128 路";
+			// the row number and the ★/▲ column are not the requirement.
+			name = r.cell(roleName)
 			var content []string
-			for _, c := range it.Cells {
+			for i, c := range r.Cells {
 				switch {
 				case markerRune.MatchString(c) && utf8.RuneCountInString(c) <= 3:
 					marker = markerRune.FindString(c)
-				case isNumber(c) || strings.TrimSpace(c) == "":
+				case name != "" && c == name && r.role(i) == roleName:
+				case r.role(i) == "" && isNumber(c), strings.TrimSpace(c) == "":
 				default:
 					content = append(content, c)
 				}
 			}
 			req = strings.Join(content, " ")
+			if name != "" && req != "" {
+				req = name + "：" + req
+			} else if name != "" {
+				req = name
+			}
 			if marker != "" && !markerRune.MatchString(req) {
 				req = marker + " " + req
 			}
@@ -655,8 +705,12 @@ func (td *tender) parameters() []Parameter {
 			continue
 		}
 		seen = append(seen, req)
+		pname := paramName(req)
+		if name != "" {
+			pname = fitText(tidy(name), 1, 120, pname)
+		}
 		p := Parameter{
-			Parameter:   paramName(req),
+			Parameter:   pname,
 			Requirement: clipText(req, 400),
 			Critical:    it.Forced || criticalCue.has(req),
 			Verdict:     "unknown",
@@ -717,10 +771,21 @@ func (td *tender) compare(req string) (string, *providers.Evidence, string) {
 		name = keyTerms(req)
 	}
 	for _, ev := range providers.RankSentences(req, td.ours, 8) {
-		if coverageOf(name, ev.Text) == 0 {
+		// A sentence naming less than half the parameter is about
+		// something else ("数据库审计，260,000 / 节点" is no IOPS figure);
+		// one naming part of it may be about a neighbour ("自动分类分级准
+		// 确率" is no "检测准确率"): it can confirm a figure, not refute it.
+		cov := coverageOf(name, ev.Text)
+		if cov < 0.5 {
 			continue
 		}
-		for _, have := range quantities(ev.Text) {
+		// A product-sheet row has its figure in the value column
+		// ("指标: 12,000 TPS"), not in a note ("6 节点网关集群").
+		values, ok := td.values[spaceKey(ev.Text)]
+		if !ok {
+			values = ev.Text
+		}
+		for _, have := range quantities(values) {
 			hf, hs := normUnit(have.Unit)
 			if hf != family || family == "" && want.Unit != have.Unit {
 				continue
@@ -730,12 +795,59 @@ func (td *tender) compare(req string) (string, *providers.Evidence, string) {
 			switch {
 			case want.Dir > 0 && got >= need, want.Dir < 0 && got <= need:
 				return "meets", &ev, ev.Text
-			default:
+			case cov >= 0.75:
 				return "fails", &ev, ev.Text
 			}
 		}
 	}
 	return "unknown", nil, ""
+}
+
+// scoringRow reads a scoring table row: the criterion from its name
+// column (else its first cell), the points from its points column (else
+// its first number), the rest as the method.
+func scoringRow(r row) (criterion string, points *float64, method string) {
+	nameAt, pointsAt := -1, -1
+	for i := range r.Cells {
+		switch r.role(i) {
+		case roleName:
+			if nameAt < 0 {
+				nameAt = i
+			}
+		case rolePoints:
+			if pointsAt < 0 {
+				pointsAt = i
+			}
+		}
+	}
+	if nameAt < 0 {
+		nameAt = 0
+	}
+	var rest []string
+	for i, cell := range r.Cells {
+		if i == nameAt {
+			continue
+		}
+		if v, ok := parsePoints(cell); ok && points == nil && (pointsAt < 0 || i == pointsAt) {
+			points = &v
+			continue
+		}
+		rest = append(rest, cell)
+	}
+	return r.Cells[nameAt], points, strings.Join(rest, "；")
+}
+
+// parsePoints reads a points cell: "30", "30 分", "30 points".
+func parsePoints(s string) (float64, bool) {
+	s = strings.TrimSpace(s)
+	for _, unit := range []string{"分", "points", "point", "pts"} {
+		if len(s) >= len(unit) && strings.EqualFold(s[len(s)-len(unit):], unit) {
+			s = strings.TrimSpace(s[:len(s)-len(unit)])
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	return v, err == nil
 }
 
 var pointsPattern = regexp.MustCompile(`(?i)^(.*?)\s*[:：(（]?\s*([0-9]+(?:\.[0-9]+)?)\s*(?:分|points?|pts)(.*)$`)
@@ -748,17 +860,8 @@ func (td *tender) scoring() []Criterion {
 			break
 		}
 		var c Criterion
-		if len(it.Cells) >= 2 && it.Section == "scoring" {
-			c.Criterion = it.Cells[0]
-			var method []string
-			for _, cell := range it.Cells[1:] {
-				if v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(cell), "分"), 64); err == nil && c.Points == nil {
-					c.Points = &v
-				} else {
-					method = append(method, cell)
-				}
-			}
-			c.Method = strings.Join(method, "；")
+		if r := it.Row; len(r.Cells) >= 2 && it.Section == "scoring" {
+			c.Criterion, c.Points, c.Method = scoringRow(r)
 		} else {
 			m := pointsPattern.FindStringSubmatch(it.Text)
 			if m == nil || it.Section != "scoring" && !strings.Contains(strings.ToLower(it.Text), "point") && !strings.Contains(it.Text, "分（") {
