@@ -391,7 +391,7 @@ func tidyQuote(s string) string {
 var (
 	// internalCue marks text meant for the seller's eyes only.
 	// Who lost a tender, and why, is about other vendors too.
-	internalCue = regexp.MustCompile(`(?i)内部|机密|保密|底价|底线|折扣|审批权限|返点|回扣|丢单|对手|竞品|出局|否决|落选|confidential|internal|discount|floor|approval (limit|from)|rebate|competitor|disqualified|\blost\b`)
+	internalCue = regexp.MustCompile(`(?i)内部|机密|保密|底价|底线|折扣|审批权限|返点|回扣|分成|毛利|佣金|利润率|丢单|对手|竞品|出局|否决|落选|confidential|internal|discount|floor|approval (limit|from)|rebate|revenue share|commission|margin|competitor|disqualified|\blost\b`)
 	// money marks amounts: prices and other customers' contract values
 	// go to a customer only when a source says they may.
 	money = regexp.MustCompile(`(?i)[¥￥$]|\b(CNY|RMB|USD)\b|\d\s*(万元|亿元|元|万|million)`)

@@ -47,11 +47,15 @@ func EmailDraft(t *prompts.Template, in prompts.EmailDraftInput) EmailAnswer {
 		source func(providers.Source) bool
 		quote  func(quote) bool
 	}
-	passes := []pass{{ofKind("product", "won_deal"), forCustomer}, {notKind(append(internalKinds, "product", "won_deal")...), forCustomer}}
+	// A document marked internal (内部, internal) gives the email nothing.
+	public := func(keep func(providers.Source) bool) func(providers.Source) bool {
+		return func(s providers.Source) bool { return keep(s) && !internalCue.MatchString(s.Title) }
+	}
+	passes := []pass{{public(ofKind("product", "won_deal")), forCustomer}, {public(notKind(append(internalKinds, "product", "won_deal")...)), forCustomer}}
 	if p.capabilitiesFirst {
 		// A proposal answers requirements: measurable capabilities first,
 		// then the references that prove them.
-		passes = append([]pass{{ofKind("product"), capability}}, passes...)
+		passes = append([]pass{{public(ofKind("product")), capability}}, passes...)
 	}
 	for _, ps := range passes {
 		for _, e := range lib.rankQuotes(question, 4*n, ps.source, ps.quote) {

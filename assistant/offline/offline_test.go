@@ -594,3 +594,24 @@ func FuzzComposers(f *testing.F) {
 			Competitors: []string{person, said}, Contacts: []prompts.Person{{Name: person, Role: said}}, Notes: text}), sources)
 	})
 }
+
+// TestEmailQuotesNothingInternal: a document marked internal, and
+// sentences about revenue shares or discounts, never reach a customer.
+func TestEmailQuotesNothingInternal(t *testing.T) {
+	tmpl := template(t, "email_draft", 1)
+	in := prompts.EmailDraftInput{Common: prompts.Common{Language: "zh", Sources: []providers.Source{
+		{ID: "S1", Kind: "won_deal", Title: "佛山市南海区 IOC 项目赢单复盘（华南区内部）",
+			Text: "合作伙伴：佛山南海智联信息技术有限公司（本地集成商，负责现场施工与驻场运维，分成 18%）。项目合同后第 90 天上线。"},
+		{ID: "S2", Kind: "product", Title: "GovData 产品白皮书",
+			Text: "单集群支持 ≥ 5,000 并发办件。渠道伙伴毛利按 12% 核算。"},
+	}}, Purpose: "proposal", Customer: "南京市江宁区数据局", RecipientName: "王建国"}
+	a := EmailDraft(tmpl, in)
+	for _, bad := range []string{"分成", "毛利", "南海智联", "90 天"} {
+		if strings.Contains(a.Body, bad) {
+			t.Errorf("body quotes internal material %q:\n%s", bad, a.Body)
+		}
+	}
+	if !strings.Contains(a.Body, "5,000 并发") {
+		t.Errorf("body lost the public fact:\n%s", a.Body)
+	}
+}
