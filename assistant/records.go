@@ -40,12 +40,6 @@ func (s *Service) tenantPolicy(ctx context.Context, tenant uuid.UUID, task strin
 	return p, nil
 }
 
-// record is what the generations table keeps of a call.
-type record struct {
-	Input   any              `json:"input"`
-	Sources []map[string]any `json:"sources"`
-}
-
 // store writes the generation record and its audit entry in one
 // transaction. Input, output and sources are stored masked.
 func (s *Service) store(ctx context.Context, c *call, failure error) error {

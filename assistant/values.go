@@ -2,7 +2,6 @@ package assistant
 
 import (
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -30,23 +29,6 @@ func mapStrings(v any, f func(string) string) any {
 		return out
 	default:
 		return v
-	}
-}
-
-// eachString calls f with the JSON Pointer path and value of every string
-// in v, in a stable order (object keys sorted).
-func eachString(v any, path string, f func(path, s string)) {
-	switch x := v.(type) {
-	case string:
-		f(path, x)
-	case map[string]any:
-		for _, k := range sortedKeys(x) {
-			eachString(x[k], path+"/"+k, f)
-		}
-	case []any:
-		for i, e := range x {
-			eachString(e, fmt.Sprintf("%s/%d", path, i), f)
-		}
 	}
 }
 
@@ -79,18 +61,6 @@ func maskInput(m *trust.Masker, in any) (any, error) {
 		return nil, err
 	}
 	return out.Elem().Interface(), nil
-}
-
-// toJSONValue turns a Go value into the generic form encoding/json decodes
-// to (map[string]any, []any, float64, string, bool, nil).
-func toJSONValue(v any) (any, error) {
-	raw, err := marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var out any
-	err = json.Unmarshal(raw, &out)
-	return out, err
 }
 
 // marshal is json.Marshal without HTML escaping, so Chinese punctuation

@@ -17,7 +17,6 @@ import (
 	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/retrieval"
-	"github.com/dealdesk/dealdesk/store"
 	"github.com/dealdesk/dealdesk/store/storetest"
 )
 
@@ -102,8 +101,4 @@ func loadDemo() (*demoEnv, error) {
 func (e *demoEnv) with(registry *prompts.Registry) Deps {
 	svc := assistant.New(e.db.Pool, e.searcher, e.models, registry, assistant.Config{}, nil)
 	return Deps{Assistant: svc, Models: e.models, Knowledge: e.kstore}
-}
-
-func callerFor(e *demoEnv, s *Suite) assistant.Caller {
-	return assistant.Caller{Scope: store.Scope{Tenant: e.tenant, Role: "ops"}, Name: "test " + s.Name}
 }

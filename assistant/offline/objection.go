@@ -95,7 +95,6 @@ func containsResponse(rs []ObjectionResponse, text string) bool {
 
 // category is what the answer knows about one objection category.
 type category struct {
-	name     string
 	keywords []string // lower case
 	concern  phrase   // the concern behind the words
 	cues     string   // words added to the question that picks evidence

@@ -166,11 +166,9 @@ func hasProduct(ps []Product, competitor, product string) bool {
 }
 
 var (
-	// knownProducts are competitor products of the demo knowledge base.
-	knownProducts = []string{"HyperStack", "Sentinel DAM", "Sentinel"}
-	enProduct     = regexp.MustCompile(`\b(?:its|their)\s+(?:new\s+|latest\s+)?([A-Z][A-Za-z0-9-]+(?:\s+[A-Z0-9][A-Za-z0-9.-]*){0,2})`)
-	zhProduct     = regexp.MustCompile(`(?:推出|发布|主推|用的是|产品是|产品为)了?\s*[“"《]?([^，。；,;”"》]{2,24}?)[”"》]?(?:[，。；,;]|产品|平台|系统|$)`)
-	productWord   = regexp.MustCompile(`\b(HyperStack|Sentinel)(?:\s+[A-Z0-9][A-Za-z0-9.]*)?`)
+	enProduct   = regexp.MustCompile(`\b(?:its|their)\s+(?:new\s+|latest\s+)?([A-Z][A-Za-z0-9-]+(?:\s+[A-Z0-9][A-Za-z0-9.-]*){0,2})`)
+	zhProduct   = regexp.MustCompile(`(?:推出|发布|主推|用的是|产品是|产品为)了?\s*[“"《]?([^，。；,;”"》]{2,24}?)[”"》]?(?:[，。；,;]|产品|平台|系统|$)`)
+	productWord = regexp.MustCompile(`\b(HyperStack|Sentinel)(?:\s+[A-Z0-9][A-Za-z0-9.]*)?`)
 )
 
 // productsIn finds product names in a sentence about a competitor.
