@@ -250,27 +250,28 @@ var errLexicalTimeout = errors.New("lexical search ran out of time")
 // boundedLexical runs the lexical arm in a savepoint under LexicalTimeout,
 // so that a timeout cancels only this arm, not the search.
 func (s *Searcher) boundedLexical(ctx context.Context, tx pgx.Tx, words []string, f Filters, n int) ([]ranked, error) {
-	sp, err := tx.Begin(ctx)
-	if err != nil {
+	// The savepoint and its time limit go in one round trip (simple
+	// protocol: two statements), and so do their release.
+	limit := fmt.Sprintf("SAVEPOINT lexical_arm; SET LOCAL statement_timeout = %d", max(1, s.cfg.LexicalTimeout.Milliseconds()))
+	if _, err := tx.Exec(ctx, limit, pgx.QueryExecModeSimpleProtocol); err != nil {
 		return nil, err
 	}
-	if _, err := sp.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", max(1, s.cfg.LexicalTimeout.Milliseconds()))); err != nil {
-		_ = sp.Rollback(ctx)
-		return nil, err
-	}
-	res, err := lexicalArm(ctx, sp, words, f, n)
+	res, err := lexicalArm(ctx, tx, words, f, n)
 	if err != nil {
-		_ = sp.Rollback(ctx) // also undoes the SET LOCAL
+		// Rolling back to the savepoint also undoes the SET LOCAL.
+		if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lexical_arm", pgx.QueryExecModeSimpleProtocol); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil { // query_canceled by the timeout
 			return nil, errLexicalTimeout
 		}
 		return nil, err
 	}
-	if _, err := sp.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0; RELEASE SAVEPOINT lexical_arm", pgx.QueryExecModeSimpleProtocol); err != nil {
 		return nil, err
 	}
-	return res, sp.Commit(ctx)
+	return res, nil
 }
 
 // queryWords are the distinct words of the query for the lexical arm and

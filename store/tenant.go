@@ -52,13 +52,18 @@ func InScope(ctx context.Context, db Beginner, s Scope, fn func(pgx.Tx) error) e
 	if s.Role == "" {
 		return errors.New("store: caller scope without a role")
 	}
-	return InTenant(ctx, db, s.Tenant, func(tx pgx.Tx) error {
-		key := ""
-		if s.KeyID != uuid.Nil {
-			key = s.KeyID.String()
-		}
-		if _, err := tx.Exec(ctx, `SELECT set_config('app.role', $1, true), set_config('app.regions', $2, true), set_config('app.key_id', $3, true)`,
-			s.Role, strings.Join(s.Regions, ","), key); err != nil {
+	if s.Tenant == uuid.Nil {
+		return errors.New("store: tenant scope without a tenant")
+	}
+	key := ""
+	if s.KeyID != uuid.Nil {
+		key = s.KeyID.String()
+	}
+	// One round trip sets the tenant and the caller scope together.
+	return inTx(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true), set_config('app.role', $2, true),
+			set_config('app.regions', $3, true), set_config('app.key_id', $4, true)`,
+			s.Tenant.String(), s.Role, strings.Join(s.Regions, ","), key); err != nil {
 			return fmt.Errorf("set caller scope: %w", err)
 		}
 		return fn(tx)
