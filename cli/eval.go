@@ -15,7 +15,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/dealdesk/dealdesk/assistant"
-	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/evals"
 	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/prompts"
@@ -103,15 +102,11 @@ func exportFeedback(e *env, cfg *Config, tenant, task, since, out string) error 
 		t := day.Time()
 		opts.Since = &t
 	}
-	pool, err := e.openDB(true)
+	pool, t, err := e.openTenant(true, tenant)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	t, err := auth.NewService(pool).TenantBySlug(e.ctx, tenant)
-	if err != nil {
-		return err
-	}
 	opts.Tenant = t.ID
 	if opts.Models, err = providers.New(e.ctx, cfg.Models, e.log); err != nil {
 		return err
@@ -160,15 +155,11 @@ func evalDeps(e *env, cfg *Config, pool *pgxpool.Pool, promptDir string) (evals.
 }
 
 func runEvals(e *env, cfg *Config, f evalRunFlags, suites []*evals.Suite) error {
-	pool, err := e.openDB(true)
+	pool, t, err := e.openTenant(true, f.tenant)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	t, err := auth.NewService(pool).TenantBySlug(e.ctx, f.tenant)
-	if err != nil {
-		return err
-	}
 	deps, err := evalDeps(e, cfg, pool, f.promptDir)
 	if err != nil {
 		return err
@@ -296,15 +287,11 @@ func writeTo(e *env, path string, write func(io.Writer) error) error {
 }
 
 func listEvals(e *env, tenant string, limit int) error {
-	pool, err := e.openDB(false)
+	pool, t, err := e.openTenant(false, tenant)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	t, err := auth.NewService(pool).TenantBySlug(e.ctx, tenant)
-	if err != nil {
-		return err
-	}
 	runs, err := evals.NewStore(pool).List(e.ctx, t.ID, evals.ListFilter{Limit: limit})
 	if err != nil {
 		return err
@@ -327,15 +314,11 @@ func listEvals(e *env, tenant string, limit int) error {
 }
 
 func showEval(e *env, tenant string, id uuid.UUID, jsonOut string) error {
-	pool, err := e.openDB(false)
+	pool, t, err := e.openTenant(false, tenant)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	t, err := auth.NewService(pool).TenantBySlug(e.ctx, tenant)
-	if err != nil {
-		return err
-	}
 	r, err := evals.NewStore(pool).Get(e.ctx, t.ID, id)
 	if err != nil {
 		return err

@@ -45,15 +45,11 @@ func feedbackCommand() boundCommand {
 			t := day.Time()
 			*d.dst = &t
 		}
-		pool, err := e.openDB(false)
+		pool, t, err := e.openTenant(false, *tenant)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		t, err := auth.NewService(pool).TenantBySlug(e.ctx, *tenant)
-		if err != nil {
-			return err
-		}
 		st, err := feedback.NewService(pool).Stats(e.ctx, store.Scope{Tenant: t.ID, Role: string(auth.RoleOps)}, q)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dealdesk/dealdesk/auth"
 	"io"
 	"log/slog"
 	"runtime/debug"
@@ -30,6 +31,21 @@ func (e *env) openDB(needModels bool) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return e.cfg.openDB(e.ctx)
+}
+
+// openTenant opens the database and resolves a tenant by its slug; the
+// caller closes the pool.
+func (e *env) openTenant(needModels bool, slug string) (*pgxpool.Pool, auth.Tenant, error) {
+	pool, err := e.openDB(needModels)
+	if err != nil {
+		return nil, auth.Tenant{}, err
+	}
+	t, err := auth.NewService(pool).TenantBySlug(e.ctx, slug)
+	if err != nil {
+		pool.Close()
+		return nil, auth.Tenant{}, err
+	}
+	return pool, t, nil
 }
 
 // errUsage marks errors caused by the command line itself.

@@ -34,15 +34,11 @@ func opportunitiesCommand() boundCommand {
 			return err
 		}
 		defer f.Close()
-		pool, err := e.openDB(false)
+		pool, t, err := e.openTenant(false, *tenant)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		t, err := auth.NewService(pool).TenantBySlug(e.ctx, *tenant)
-		if err != nil {
-			return err
-		}
 		svc := scoring.NewService(pool, nil, scoring.Config{Logger: e.log})
 		var bar *progressbar.ProgressBar
 		progress := func(done, total int) {
