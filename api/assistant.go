@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -200,6 +202,39 @@ func (s *Server) getGeneration(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, rec)
+}
+
+type generationList struct {
+	Generations []assistant.Summary `json:"generations"`
+	// NextBefore pages: pass it as before for the next (older) page.
+	NextBefore string `json:"next_before,omitempty"`
+}
+
+func (s *Server) listGenerations(c echo.Context) error {
+	f := assistant.ListFilter{Task: c.QueryParam("task")}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return validation("limit", "must be a number from 1 to 200")
+		}
+		f.Limit = n
+	}
+	if v := c.QueryParam("before"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return validation("before", "must be an RFC 3339 time (next_before of the previous page)")
+		}
+		f.Before = &t
+	}
+	list, err := s.assistant.List(c.Request().Context(), scope(principal(c)), f)
+	if err != nil {
+		return err
+	}
+	out := generationList{Generations: list}
+	if f.Limit > 0 && len(list) == f.Limit || f.Limit == 0 && len(list) == 50 {
+		out.NextBefore = list[len(list)-1].CreatedAt.Format(time.RFC3339Nano)
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 type promptList struct {

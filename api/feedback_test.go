@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -222,4 +223,47 @@ func TestFeedbackPromotesToPlaybook(t *testing.T) {
 
 func jsonEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s)
+}
+
+func TestListGenerations(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{})
+	other := must(h.auth.CreateKey(context.Background(), h.tenant.ID, auth.KeySpec{Name: "rep2", Role: auth.RoleRep, Regions: []string{"jiangsu"}}))(t)
+	for range 2 {
+		h.generate(h.rep.Secret, "/v1/drafts/email", `{"purpose":"first_contact","customer":"杭州市公安局"}`)
+	}
+	obj := h.generate(h.rep.Secret, "/v1/objections", `{"objection":"太贵了"}`)
+	h.generate(other.Secret, "/v1/objections", `{"objection":"太贵了"}`)
+	type list struct {
+		Generations []struct {
+			ID   string `json:"generation_id"`
+			Task string `json:"task"`
+		} `json:"generations"`
+		NextBefore string `json:"next_before"`
+	}
+	var l list
+	h.do("GET", "/v1/generations", h.rep.Secret, "").json(t, &l)
+	if len(l.Generations) != 3 || l.Generations[0].ID != obj {
+		t.Fatalf("rep sees %+v", l)
+	}
+	h.do("GET", "/v1/generations", h.admin.Secret, "").json(t, &l)
+	if len(l.Generations) != 4 {
+		t.Fatalf("admin sees %d", len(l.Generations))
+	}
+	h.do("GET", "/v1/generations?task=objection", h.rep.Secret, "").json(t, &l)
+	if len(l.Generations) != 1 || l.Generations[0].Task != "objection" {
+		t.Fatalf("task filter: %+v", l)
+	}
+	h.do("GET", "/v1/generations?limit=2", h.rep.Secret, "").json(t, &l)
+	if len(l.Generations) != 2 || l.NextBefore == "" {
+		t.Fatalf("page 1: %+v", l)
+	}
+	var page2 list
+	h.do("GET", "/v1/generations?limit=2&before="+url.QueryEscape(l.NextBefore), h.rep.Secret, "").json(t, &page2)
+	if len(page2.Generations) != 1 || page2.NextBefore != "" {
+		t.Fatalf("page 2: %+v", page2)
+	}
+	for _, bad := range []string{"?limit=0", "?limit=500", "?task=poem", "?before=yesterday"} {
+		h.do("GET", "/v1/generations"+bad, h.rep.Secret, "").problem(t, 400, "validation_failed")
+	}
 }

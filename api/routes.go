@@ -80,6 +80,11 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPost, path: "/v1/suggestions", tag: "assistant", roles: askers, summary: "Next-best suggestions for a CRM record: an email to send, a talk track, an objection to prepare, a risk to address",
 			description: "One call per CRM page view. Each suggestion comes from an assistant task (with its generation_id, output and cited sources) or, for risks, from the opportunity's score and activity. Answers are cached per record version (`X-Cache: hit`): send the CRM's version or last-modified time as record.version, and a changed record gets fresh suggestions.",
 			handler:     s.suggestions, request: suggest.Request{}, response: suggest.Response{}},
+		{method: http.MethodGet, path: "/v1/generations", tag: "assistant", summary: "The generations the key can see, newest first (to find one for feedback)",
+			handler: s.listGenerations, response: generationList{}, query: []queryParam{
+				{"task", "string", "only this task"}, {"limit", "integer", "1-200, default 50"},
+				{"before", "string", "RFC 3339 time: next_before of the previous page"},
+			}},
 		{method: http.MethodGet, path: "/v1/generations/:id", tag: "assistant", summary: "A stored generation: masked input and output, sources, prompt version, model, tokens, latency, caller and audit trail",
 			description: "Admins and ops see every generation of the tenant, managers those made in their regions, reps and plugins their own key's. Personal data stays masked.",
 			handler:     s.getGeneration, response: assistant.Record{}},

@@ -309,3 +309,57 @@ func (s *Service) SetFeatures(ctx context.Context, scope store.Scope, set map[st
 	}
 	return s.Features(ctx, scope.Tenant)
 }
+
+// Summary is a generation in a list: enough to find it and give feedback.
+type Summary struct {
+	ID            uuid.UUID `json:"generation_id"`
+	Task          string    `json:"task"`
+	Status        string    `json:"status"`
+	Prompt        string    `json:"prompt"`
+	Provider      string    `json:"provider"`
+	Model         string    `json:"model"`
+	CreatedByName string    `json:"created_by_name"`
+	LatencyMS     float64   `json:"latency_ms"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// ListFilter selects generations for List.
+type ListFilter struct {
+	Task string
+	// Before pages: only generations created before this time.
+	Before *time.Time
+	// Limit is 1-200, default 50.
+	Limit int
+}
+
+// List returns the generations visible in scope, newest first.
+func (s *Service) List(ctx context.Context, scope store.Scope, f ListFilter) ([]Summary, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 200 {
+		return nil, &FieldError{"limit", "at most 200"}
+	}
+	if f.Task != "" && !slices.Contains(Tasks, f.Task) {
+		return nil, &FieldError{"task", fmt.Sprintf("unknown task %q", f.Task)}
+	}
+	out := []Summary{}
+	err := store.InScope(ctx, s.db, scope, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT id, task, status, prompt_name || '@v' || prompt_version, provider, model, created_by_name, latency_ms, created_at
+			FROM generations
+			WHERE ($1 = '' OR task = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
+			ORDER BY created_at DESC, id DESC LIMIT $3`, f.Task, f.Before, f.Limit)
+		if err != nil {
+			return err
+		}
+		var g Summary
+		_, err = pgx.ForEachRow(rows, []any{&g.ID, &g.Task, &g.Status, &g.Prompt, &g.Provider, &g.Model, &g.CreatedByName,
+			&g.LatencyMS, &g.CreatedAt}, func() error {
+			out = append(out, g)
+			return nil
+		})
+		return err
+	})
+	return out, err
+}
