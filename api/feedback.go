@@ -4,13 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/dealdesk/dealdesk/feedback"
-	"github.com/dealdesk/dealdesk/knowledge"
 )
 
 type feedbackResponse struct {
@@ -41,18 +39,12 @@ func (s *Server) feedbackStats(c echo.Context) error {
 	if by := c.QueryParam("by"); by != "" {
 		q.By = strings.Split(by, ",")
 	}
-	for _, d := range []struct {
-		name string
-		dst  **time.Time
-	}{{"from", &q.From}, {"to", &q.To}} {
-		if v := c.QueryParam(d.name); v != "" {
-			date, err := knowledge.ParseDate(v)
-			if err != nil {
-				return validation(d.name, "must be a date such as 2026-01-31")
-			}
-			t := date.Time()
-			*d.dst = &t
-		}
+	var err error
+	if q.From, err = optionalDay("from", c.QueryParam("from")); err != nil {
+		return err
+	}
+	if q.To, err = optionalDay("to", c.QueryParam("to")); err != nil {
+		return err
 	}
 	st, err := s.feedback.Stats(c.Request().Context(), scope(principal(c)), q)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/store"
 )
@@ -127,6 +128,20 @@ func pathUUID(c echo.Context, name string) (uuid.UUID, error) {
 		return uuid.Nil, validation(name, "must be a UUID")
 	}
 	return id, nil
+}
+
+// optionalDay parses an optional YYYY-MM-DD field: nil when empty, a
+// validation problem naming the field when it is not a date.
+func optionalDay(field, value string) (*time.Time, error) {
+	if value == "" {
+		return nil, nil
+	}
+	date, err := knowledge.ParseDate(value)
+	if err != nil {
+		return nil, validation(field, "must be a date such as 2026-01-31")
+	}
+	t := date.Time()
+	return &t, nil
 }
 
 func validation(field, msg string) *Problem {

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -57,19 +56,11 @@ func (s *Server) searchKnowledge(c echo.Context) error {
 	}
 	f := retrieval.Filters{Kinds: req.Filters.Kinds, Regions: req.Filters.Regions, Industries: req.Filters.Industries,
 		Customers: req.Filters.Customers, Tags: req.Filters.Tags, DocumentIDs: req.Filters.DocumentIDs}
-	for _, d := range []struct {
-		field, value string
-		dst          **time.Time
-	}{{"filters.from", req.Filters.From, &f.From}, {"filters.to", req.Filters.To, &f.To}} {
-		if d.value == "" {
-			continue
-		}
-		date, err := knowledge.ParseDate(d.value)
-		if err != nil {
-			return validation(d.field, "must be a date such as 2025-06-30")
-		}
-		t := date.Time()
-		*d.dst = &t
+	if f.From, err = optionalDay("filters.from", req.Filters.From); err != nil {
+		return err
+	}
+	if f.To, err = optionalDay("filters.to", req.Filters.To); err != nil {
+		return err
 	}
 	res, err := s.search.Search(c.Request().Context(), retrieval.Query{
 		Text: req.Query, Scope: scope(principal(c)), Filters: f, K: req.K, Mode: mode, Diversity: req.Diversity,

@@ -102,7 +102,7 @@ func (s *Service) store(ctx context.Context, c *call, failure error) error {
 			return err
 		}
 		_, err = audit.Append(ctx, tx, sc.Tenant, audit.Event{
-			Actor: actor(sc), ActorRole: sc.Role, Action: "generation.create", Subject: g.ID.String(),
+			Actor: sc.Actor(), ActorRole: sc.Role, Action: "generation.create", Subject: g.ID.String(),
 			Details: map[string]any{
 				"task": g.Task, "status": status, "prompt": g.Model.Prompt, "prompt_digest": g.Model.PromptDigest,
 				"provider": g.Model.Provider, "model": g.Model.Name, "sources": citedLabels(g),
@@ -111,13 +111,6 @@ func (s *Service) store(ctx context.Context, c *call, failure error) error {
 		})
 		return err
 	})
-}
-
-func actor(sc store.Scope) string {
-	if sc.KeyID == uuid.Nil {
-		return "system"
-	}
-	return sc.KeyID.String()
 }
 
 func citedLabels(g *Generation) []string {
@@ -255,12 +248,12 @@ func (s *Service) SetPolicy(ctx context.Context, scope store.Scope, p prompts.Po
 			VALUES ($1, $2, $3, $4, $5, now(), $6)
 			ON CONFLICT (tenant_id, name) DO UPDATE SET version = EXCLUDED.version, candidate = EXCLUDED.candidate,
 				candidate_share = EXCLUDED.candidate_share, updated_at = now(), updated_by = EXCLUDED.updated_by`,
-			scope.Tenant, p.Name, p.Version, p.Candidate, p.CandidateShare, actor(scope))
+			scope.Tenant, p.Name, p.Version, p.Candidate, p.CandidateShare, scope.Actor())
 		if err != nil {
 			return err
 		}
 		_, err = audit.Append(ctx, tx, scope.Tenant, audit.Event{
-			Actor: actor(scope), ActorRole: scope.Role, Action: "prompt.activate", Subject: p.Name, Details: p,
+			Actor: scope.Actor(), ActorRole: scope.Role, Action: "prompt.activate", Subject: p.Name, Details: p,
 		})
 		return err
 	})
@@ -300,7 +293,7 @@ func (s *Service) SetFeatures(ctx context.Context, scope store.Scope, set map[st
 			return err
 		}
 		_, err := audit.Append(ctx, tx, scope.Tenant, audit.Event{
-			Actor: actor(scope), ActorRole: scope.Role, Action: "feature.set", Subject: scope.Tenant.String(), Details: set,
+			Actor: scope.Actor(), ActorRole: scope.Role, Action: "feature.set", Subject: scope.Tenant.String(), Details: set,
 		})
 		return err
 	})

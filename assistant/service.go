@@ -289,9 +289,14 @@ func (c *call) choosePrompt(policy prompts.Policy) error {
 			return fmt.Errorf("%w: %v", ErrInvalidInput, err)
 		}
 	} else {
-		raw, _ := marshal(c.input)
-		sum := sha256.Sum256(raw)
-		c.tmpl, err = c.s.registry.Choose(policy, hex.EncodeToString(sum[:]))
+		// The A/B key is a hash of the request, needed only for a split.
+		key := ""
+		if policy.Candidate != 0 {
+			raw, _ := marshal(c.input)
+			sum := sha256.Sum256(raw)
+			key = hex.EncodeToString(sum[:])
+		}
+		c.tmpl, err = c.s.registry.Choose(policy, key)
 		if err != nil {
 			return fmt.Errorf("choose prompt for %s: %w", c.spec.name, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dealdesk/dealdesk/prompts"
@@ -102,13 +103,6 @@ type fieldCheck struct {
 }
 
 func isDate(s string) bool {
-	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
-		return false
-	}
-	for i, r := range s {
-		if i != 4 && i != 7 && (r < '0' || r > '9') {
-			return false
-		}
-	}
-	return true
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
 }

@@ -2,6 +2,7 @@ package assistant
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -32,14 +33,7 @@ func mapStrings(v any, f func(string) string) any {
 	}
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
 
 // maskInput returns a copy of in (a task input struct) with every string
 // in it masked by m.

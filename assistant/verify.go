@@ -30,14 +30,18 @@ func (c *call) verify() {
 	}
 	v := &verifier{known: known, doc: squash(c.doc)}
 	checked := v.walk(c.masked, "").(map[string]any)
-	if err := c.tmpl.Schema.Validate(checked); err != nil {
-		// Removing a citation broke the schema (a minimum count): keep the
-		// answer as the model wrote it and say so.
-		c.gen.Checks.Warnings = append(c.gen.Checks.Warnings,
-			"unknown citations were left in place because removing them breaks the output schema: "+err.Error())
-	} else {
-		c.masked = checked
+	// The answer passed the schema in parse; only removed citations can
+	// have changed that.
+	if len(v.unknown) > 0 {
+		if err := c.tmpl.Schema.Validate(checked); err != nil {
+			// Removing a citation broke the schema (a minimum count): keep
+			// the answer as the model wrote it and say so.
+			c.gen.Checks.Warnings = append(c.gen.Checks.Warnings,
+				"unknown citations were left in place because removing them breaks the output schema: "+err.Error())
+			checked = c.masked
+		}
 	}
+	c.masked = checked
 	ch := &c.gen.Checks
 	ch.Cited = v.cited
 	if ch.Cited == nil {

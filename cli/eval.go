@@ -94,13 +94,9 @@ func evalCommand() boundCommand {
 // exportFeedback writes reps' corrections as a regression suite.
 func exportFeedback(e *env, cfg *Config, tenant, task, since, out string) error {
 	opts := evals.ExportOptions{Task: task}
-	if since != "" {
-		day, err := knowledge.ParseDate(since)
-		if err != nil {
-			return fmt.Errorf("%w: --since must be a date such as 2026-01-31", errUsage)
-		}
-		t := day.Time()
-		opts.Since = &t
+	var err error
+	if opts.Since, err = dayFlag("--since", since); err != nil {
+		return err
 	}
 	pool, t, err := e.openTenant(true, tenant)
 	if err != nil {

@@ -6,11 +6,9 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/feedback"
-	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/store"
 )
 
@@ -31,19 +29,12 @@ func feedbackCommand() boundCommand {
 			return fmt.Errorf("%w: want 'feedback stats'", errUsage)
 		}
 		q := feedback.StatsQuery{By: strings.Split(*by, ","), Task: *task}
-		for _, d := range []struct {
-			flag, value string
-			dst         **time.Time
-		}{{"--from", *from, &q.From}, {"--to", *to, &q.To}} {
-			if d.value == "" {
-				continue
-			}
-			day, err := knowledge.ParseDate(d.value)
-			if err != nil {
-				return fmt.Errorf("%w: %s must be a date such as 2026-01-31", errUsage, d.flag)
-			}
-			t := day.Time()
-			*d.dst = &t
+		var err error
+		if q.From, err = dayFlag("--from", *from); err != nil {
+			return err
+		}
+		if q.To, err = dayFlag("--to", *to); err != nil {
+			return err
 		}
 		pool, t, err := e.openTenant(false, *tenant)
 		if err != nil {

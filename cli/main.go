@@ -5,12 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dealdesk/dealdesk/auth"
 	"io"
 	"log/slog"
 	"runtime/debug"
 	"sort"
 	"text/tabwriter"
+	"time"
+
+	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -46,6 +49,20 @@ func (e *env) openTenant(needModels bool, slug string) (*pgxpool.Pool, auth.Tena
 		return nil, auth.Tenant{}, err
 	}
 	return pool, t, nil
+}
+
+// dayFlag parses an optional YYYY-MM-DD flag: nil when empty, a usage
+// error naming the flag when it is not a date.
+func dayFlag(flag, value string) (*time.Time, error) {
+	if value == "" {
+		return nil, nil
+	}
+	day, err := knowledge.ParseDate(value)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s must be a date such as 2026-01-31", errUsage, flag)
+	}
+	t := day.Time()
+	return &t, nil
 }
 
 // errUsage marks errors caused by the command line itself.

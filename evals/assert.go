@@ -345,30 +345,10 @@ func bounds(min, max *float64) string {
 
 // pointer resolves a JSON Pointer (RFC 6901) in v.
 func pointer(v any, ptr string) (any, error) {
-	if ptr == "" {
-		return v, nil
+	if cur, ok := prompts.Lookup(v, ptr); ok {
+		return cur, nil
 	}
-	cur := v
-	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		switch c := cur.(type) {
-		case map[string]any:
-			next, ok := c[tok]
-			if !ok {
-				return nil, fmt.Errorf("no value at %s", ptr)
-			}
-			cur = next
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, fmt.Errorf("no value at %s", ptr)
-			}
-			cur = c[i]
-		default:
-			return nil, fmt.Errorf("no value at %s", ptr)
-		}
-	}
-	return cur, nil
+	return nil, fmt.Errorf("no value at %s", ptr)
 }
 
 // textOf joins the strings and numbers under v, objects in key order,

@@ -24,6 +24,7 @@ import (
 
 	"github.com/dealdesk/dealdesk/assistant/trust"
 	"github.com/dealdesk/dealdesk/audit"
+	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/store"
 )
 
@@ -255,7 +256,7 @@ func (s *Service) Record(ctx context.Context, scope store.Scope, in Input) (fb F
 			action = "feedback.update"
 		}
 		_, err = audit.Append(ctx, tx, scope.Tenant, audit.Event{
-			Actor: actor(scope), ActorRole: scope.Role, Action: action, Subject: in.GenerationID.String(),
+			Actor: scope.Actor(), ActorRole: scope.Role, Action: action, Subject: in.GenerationID.String(),
 			Details: map[string]any{"feedback_id": fb.ID.String(), "rep_id": fb.RepID, "verdict": fb.Verdict,
 				"reasons": fb.Reasons, "edit_distance": fb.EditDistance},
 		})
@@ -320,37 +321,13 @@ func mainField(task string, output map[string]any) string {
 // textAt returns the text at a JSON Pointer of output: a string as it
 // is, anything else (the whole answer for "") as indented JSON.
 func textAt(output map[string]any, pointer string) (string, bool) {
-	var v any = output
-	if pointer != "" {
-		for _, tok := range strings.Split(pointer[1:], "/") {
-			tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-			switch x := v.(type) {
-			case map[string]any:
-				var ok bool
-				if v, ok = x[tok]; !ok {
-					return "", false
-				}
-			case []any:
-				i := 0
-				if _, err := fmt.Sscanf(tok, "%d", &i); err != nil || i < 0 || i >= len(x) {
-					return "", false
-				}
-				v = x[i]
-			default:
-				return "", false
-			}
-		}
+	v, ok := prompts.Lookup(output, pointer)
+	if !ok {
+		return "", false
 	}
 	if s, ok := v.(string); ok {
 		return s, true
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	return string(b), err == nil
-}
-
-func actor(sc store.Scope) string {
-	if sc.KeyID == uuid.Nil {
-		return "system"
-	}
-	return sc.KeyID.String()
 }

@@ -215,7 +215,7 @@ func (s *Service) Promote(ctx context.Context, scope store.Scope, id uuid.UUID, 
 			Extra: map[string]any{"provenance": map[string]any{
 				"feedback_id": fb.ID.String(), "generation_id": fb.GenerationID.String(), "verdict": fb.Verdict,
 				"rep_id": fb.RepID, "prompt": fmt.Sprintf("%s@v%d", fb.Task, fb.PromptVersion),
-				"model": fb.Provider + "/" + fb.Model, "promoted_by": actor(scope),
+				"model": fb.Provider + "/" + fb.Model, "promoted_by": scope.Actor(),
 			}}},
 	}, nil)
 	if err != nil {
@@ -225,7 +225,7 @@ func (s *Service) Promote(ctx context.Context, scope store.Scope, id uuid.UUID, 
 		if _, err := tx.Exec(ctx, `UPDATE feedback SET promoted_document_id = $2 WHERE id = $1`, id, res.DocumentID); err != nil {
 			return err
 		}
-		_, err := audit.Append(ctx, tx, scope.Tenant, audit.Event{Actor: actor(scope), ActorRole: scope.Role,
+		_, err := audit.Append(ctx, tx, scope.Tenant, audit.Event{Actor: scope.Actor(), ActorRole: scope.Role,
 			Action: "feedback.promote", Subject: fb.GenerationID.String(),
 			Details: map[string]any{"feedback_id": fb.ID.String(), "document_id": res.DocumentID.String(), "title": title}})
 		return err

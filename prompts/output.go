@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -158,6 +159,39 @@ const (
 	maxRepairEcho     = 24000 // bytes of the previous answer
 	maxRepairProblems = 30
 )
+
+// Lookup returns the value at a JSON Pointer (RFC 6901) in a decoded JSON
+// answer, "" being the whole answer: the paths of ValidationError
+// problems, eval assertions and feedback fields all address answers this
+// way.
+func Lookup(v any, pointer string) (any, bool) {
+	if pointer == "" {
+		return v, true
+	}
+	if pointer[0] != '/' {
+		return nil, false
+	}
+	for _, tok := range strings.Split(pointer[1:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch c := v.(type) {
+		case map[string]any:
+			next, ok := c[tok]
+			if !ok {
+				return nil, false
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			v = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
 
 // RepairPrompt returns the one-shot request to fix an answer that failed
 // to parse or validate: the rules and t's schema as the system message,

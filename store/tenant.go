@@ -47,6 +47,15 @@ type Scope struct {
 	KeyID uuid.UUID
 }
 
+// Actor names the caller in audit entries and records: its API key id,
+// or "system" for operator tooling acting without a key.
+func (s Scope) Actor() string {
+	if s.KeyID == uuid.Nil {
+		return "system"
+	}
+	return s.KeyID.String()
+}
+
 // InScope is InTenant narrowed to a caller's regions and role.
 func InScope(ctx context.Context, db Beginner, s Scope, fn func(pgx.Tx) error) error {
 	if s.Role == "" {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dealdesk/dealdesk/lang"
 	"github.com/dealdesk/dealdesk/scoring"
 )
 
@@ -125,11 +126,4 @@ func riskSuggestion(r Record, score *scoring.Score) *Suggestion {
 	return &Suggestion{Type: TypeRisk, Title: title, Why: why, Reasons: reasons, Actions: actions}
 }
 
-func isChinese(s string) bool {
-	for _, r := range s {
-		if r >= 0x4e00 && r <= 0x9fff {
-			return true
-		}
-	}
-	return false
-}
+func isChinese(s string) bool { return strings.ContainsFunc(s, lang.IsCJK) }
