@@ -52,7 +52,7 @@ func (c *Config) bindRetrieval(fs *flag.FlagSet) {
 	fs.IntVar(&r.Candidates, "search-candidates", 50, "hits each search arm contributes to fusion")
 	fs.Float64Var(&r.RRFK, "rrf-k", 60, "k of reciprocal rank fusion, 1/(k+rank)")
 	fs.IntVar(&r.MaxScanTuples, "hnsw-max-scan-tuples", 20000, "bound of pgvector's iterative scan for filtered searches")
-	fs.DurationVar(&r.LexicalTimeout, "lexical-timeout", 150*time.Millisecond, "time budget of the lexical arm; past it hybrid search answers from vectors alone")
+	fs.DurationVar(&r.LexicalTimeout, "lexical-timeout", 150*time.Millisecond, "time budget of a hybrid search's statement; past it the search answers from vectors alone")
 }
 
 func (c *Config) bindAssistant(fs *flag.FlagSet) {

@@ -143,3 +143,21 @@ func TestWordsCacheReturnsTheSameWords(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestStopWordsLeaveContentWords(t *testing.T) {
+	var kept []string
+	for _, w := range Words("哪个客户说钱已经批了，但是必须当年花出去") {
+		if !IsStopWord(w) {
+			kept = append(kept, w)
+		}
+	}
+	want := []string{"客户", "钱", "批", "必须", "当年", "花", "出去"}
+	if !slices.Equal(kept, want) {
+		t.Fatalf("content words %q, want %q", kept, want)
+	}
+	for _, w := range []string{"数据", "budget", "the"} {
+		if IsStopWord(w) {
+			t.Errorf("%q is a stop word; English ones are PostgreSQL's and content words are never", w)
+		}
+	}
+}

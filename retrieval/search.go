@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,10 +133,12 @@ type Config struct {
 	// MaxScanTuples bounds pgvector's iterative scan for filtered queries
 	// (hnsw.max_scan_tuples, default 20000).
 	MaxScanTuples int
-	// LexicalTimeout bounds the lexical arm (default 150ms). PostgreSQL
-	// must rank every chunk that matches before it can sort, so a query of
-	// words common across a large corpus can take seconds; past the budget
-	// the search answers from the vector arm alone and says so (Degraded).
+	// LexicalTimeout bounds a hybrid search's statement (default 150ms).
+	// The vector arm's cost is bounded by the index; the lexical arm's is
+	// not, since PostgreSQL ranks every chunk that has all the query words
+	// before it can sort them, so common words over a large corpus can take
+	// seconds. Past the budget the search answers from the vector arm alone
+	// and says so (Degraded).
 	LexicalTimeout time.Duration
 }
 
@@ -207,32 +210,15 @@ func (s *Searcher) Search(ctx context.Context, q Query) (Result, error) {
 	}
 	words := queryWords(q.Text)
 
-	var hits []Hit
+	hits, err := s.run(ctx, q, vec, words, n, q.Mode == Hybrid)
 	var degraded []string
-	err := store.InScope(ctx, s.db, q.Scope, func(tx pgx.Tx) error {
-		var vecRanked, lexRanked []ranked
-		var err error
-		if q.Mode != Lexical {
-			if vecRanked, err = s.vectorArm(ctx, tx, vec, q.Filters, n); err != nil {
-				return fmt.Errorf("vector search: %w", err)
-			}
-		}
-		if q.Mode != Vector && len(words) > 0 {
-			lexRanked, err = s.boundedLexical(ctx, tx, words, q.Filters, n)
-			switch {
-			case errors.Is(err, errLexicalTimeout) && q.Mode == Hybrid:
-				degraded = append(degraded, string(Lexical))
-			case err != nil:
-				return fmt.Errorf("lexical search: %w", err)
-			}
-		}
-		fused := fuse(vecRanked, lexRanked, s.cfg.RRFK)
-		if q.Diversity == 0 && len(fused) > q.K {
-			fused = fused[:q.K]
-		}
-		hits, err = load(ctx, tx, fused, q.Diversity > 0)
-		return err
-	})
+	if errors.Is(err, errLexicalTimeout) {
+		// The lexical arm is the one whose cost grows with the corpus:
+		// answer from the vectors alone and say so.
+		degraded = append(degraded, string(Lexical))
+		q.Mode = Vector
+		hits, err = s.run(ctx, q, vec, terms{}, n, false)
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -240,55 +226,205 @@ func (s *Searcher) Search(ctx context.Context, q Query) (Result, error) {
 		hits = mmr(hits, q.K, q.Diversity)
 	}
 	for i := range hits {
-		hits[i].Snippet, hits[i].Highlights = snippet(hits[i].Text, words, 240)
+		hits[i].Snippet, hits[i].Highlights = snippet(hits[i].Text, words.content, 240)
 	}
-	return Result{Hits: hits, Mode: q.Mode, Degraded: degraded, Took: time.Since(start)}, nil
+	mode := q.Mode
+	if degraded != nil {
+		mode = Hybrid
+	}
+	return Result{Hits: hits, Mode: mode, Degraded: degraded, Took: time.Since(start)}, nil
 }
 
 var errLexicalTimeout = errors.New("lexical search ran out of time")
 
-// boundedLexical runs the lexical arm in a savepoint under LexicalTimeout,
-// so that a timeout cancels only this arm, not the search.
-func (s *Searcher) boundedLexical(ctx context.Context, tx pgx.Tx, words []string, f Filters, n int) ([]ranked, error) {
-	// The savepoint and its time limit go in one round trip (simple
-	// protocol: two statements), and so do their release.
-	limit := fmt.Sprintf("SAVEPOINT lexical_arm; SET LOCAL statement_timeout = %d", max(1, s.cfg.LexicalTimeout.Milliseconds()))
-	if _, err := tx.Exec(ctx, limit, pgx.QueryExecModeSimpleProtocol); err != nil {
-		return nil, err
-	}
-	res, err := lexicalArm(ctx, tx, words, f, n)
+// run sends the search as one statement with its settings in one round
+// trip. bounded puts the statement under LexicalTimeout: a timeout then
+// returns errLexicalTimeout.
+func (s *Searcher) run(ctx context.Context, q Query, vec pgvector.Vector, words terms, n int, bounded bool) ([]Hit, error) {
+	b, err := store.ScopedBatch(q.Scope)
 	if err != nil {
-		// Rolling back to the savepoint also undoes the SET LOCAL.
-		if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT lexical_arm", pgx.QueryExecModeSimpleProtocol); rerr != nil {
-			return nil, errors.Join(err, rerr)
-		}
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil { // query_canceled by the timeout
-			return nil, errLexicalTimeout
-		}
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0; RELEASE SAVEPOINT lexical_arm", pgx.QueryExecModeSimpleProtocol); err != nil {
-		return nil, err
+	timeout := "0"
+	if bounded {
+		timeout = strconv.FormatInt(max(1, s.cfg.LexicalTimeout.Milliseconds()), 10)
 	}
-	return res, nil
+	// Transaction-local index settings: a larger candidate list for
+	// recall, and iterative scans so that rows removed by filters or by the
+	// scope are replaced by further index candidates instead of leaving the
+	// result short. Custom plans: a generic plan of this statement cannot
+	// see the query's words or vector and is measurably slower (make bench:
+	// about 1.5x on the demo corpus), which is more than planning costs.
+	b.Queue(`SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),
+		set_config('hnsw.max_scan_tuples', $2, true), set_config('statement_timeout', $3, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
+		strconv.Itoa(max(s.cfg.EfSearch, n)), strconv.Itoa(s.cfg.MaxScanTuples), timeout)
+	sql, args := searchSQL(q, vec, words, n, s.cfg.RRFK)
+	b.Queue(sql, args...)
+	br := s.db.SendBatch(ctx, b)
+	hits, err := readHits(br)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	var pgErr *pgconn.PgError
+	if bounded && errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil { // query_canceled by the timeout
+		return nil, errLexicalTimeout
+	}
+	return hits, err
 }
 
-// queryWords are the distinct words of the query for the lexical arm and
-// highlighting.
-func queryWords(text string) []string {
-	var out []string
+// readHits skips the batch's settings and scans the search's rows.
+func readHits(br pgx.BatchResults) ([]Hit, error) {
+	for range 2 { // the scope, the search settings
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Hit, error) {
+		var h Hit
+		var emb *pgvector.Vector
+		var vrank, lrank *int64
+		err := r.Scan(&h.ChunkID, &h.Score, &h.Scores.Vector, &vrank, &h.Scores.Lexical, &lrank,
+			&h.DocumentID, &h.Ordinal, &h.Title, &h.Source, &h.Kind, &h.Region,
+			&h.HeadingPath, &h.Page, &h.Text, &h.TokenCount, &h.overlap, &emb)
+		if vrank != nil {
+			h.Scores.VectorRank = int(*vrank)
+		}
+		if lrank != nil {
+			h.Scores.LexicalRank = int(*lrank)
+		}
+		if emb != nil {
+			h.embedding = emb.Slice()
+		}
+		h.SourceID = fmt.Sprintf("%s#%d", h.DocumentID, h.Ordinal)
+		return h, err
+	})
+}
+
+// lexicalCap bounds how many matching chunks the OR form of a lexical
+// query ranks. PostgreSQL ranks every match before it can sort, so a query
+// of common words over a million chunks would otherwise rank most of them.
+const lexicalCap = 1000
+
+// searchSQL renders a search as one statement. Each arm is a CTE of its n
+// best candidates with their ranks; the arms are fused by reciprocal rank
+// fusion, score = sum over arms of 1/(k + rank); the best fused hits are
+// joined to their chunks and documents. The filters go inside every arm,
+// and row-level security applies the caller's scope to every table read.
+//
+// The lexical arm ranks chunks by ts_rank_cd (more of the words, closer
+// together). It first takes chunks with all the query words (AND:
+// selective, cheap, and the best lexical matches); only when that finds
+// fewer than n does it rank chunks with any of their content words (OR), at most
+// lexicalCap of those, ranked after the chunks that have them all.
+func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (string, []any) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	nArg := arg(n)
+	where, fargs := filterSQL(q.Filters, 2)
+	args = append(args, fargs...)
+
+	var ctes, arms []string
+	if q.Mode != Lexical {
+		v := arg(vec)
+		// relaxed_order may return rows slightly out of order; ranking by
+		// the distance puts them right (pgvector's documented pattern).
+		ctes = append(ctes, `v AS (
+			SELECT id, 1 - dist AS score, row_number() OVER (ORDER BY dist, id) AS rank FROM (
+				SELECT id, embedding <=> `+v+` AS dist FROM chunks WHERE `+where+` ORDER BY embedding <=> `+v+` LIMIT `+nArg+`
+			) s)`)
+		arms = append(arms, "v")
+	}
+	if q.Mode != Vector && len(words.all) > 0 {
+		// Each word is quoted as a lexeme so that no query text is parsed
+		// as tsquery syntax. The queries are plain parameters, so the
+		// planner can use the GIN index.
+		tsq := func(words []string, op string) string {
+			quoted := make([]string, len(words))
+			for i, w := range words {
+				quoted[i] = "'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(w) + "'"
+			}
+			return "to_tsquery('" + knowledge.TextSearchConfig + "', " + arg(strings.Join(quoted, op)) + ")"
+		}
+		all := tsq(words.all, " & ")
+		ctes = append(ctes, `la AS MATERIALIZED (
+			SELECT id, ts_rank_cd(lex, `+all+`, 1) AS score FROM chunks
+			WHERE lex @@ `+all+` AND `+where+` ORDER BY score DESC, id LIMIT `+nArg+`)`)
+		// Chunks with every word rank first (tier 0), then those with some.
+		lexical := "SELECT id, score, 0 AS tier FROM la"
+		if len(words.all) > 1 {
+			// Chunks are found by their content words (a function word
+			// would match nearly every chunk) and ranked by all the words.
+			anyContent, anyWord := tsq(words.content, " | "), tsq(words.all, " | ")
+			ctes = append(ctes, `lo AS (
+				SELECT id, ts_rank_cd(lex, `+anyWord+`, 1) AS score FROM (
+					SELECT id, lex FROM chunks WHERE lex @@ `+anyContent+` AND `+where+` LIMIT `+strconv.Itoa(lexicalCap)+`
+				) c WHERE (SELECT count(*) FROM la) < `+nArg+` AND id NOT IN (SELECT id FROM la)
+				ORDER BY score DESC, id LIMIT `+nArg+`)`)
+			lexical += " UNION ALL SELECT id, score, 1 FROM lo"
+		}
+		ctes = append(ctes, `l AS (
+			SELECT id, score, row_number() OVER (ORDER BY tier, score DESC, id) AS rank FROM (`+lexical+`) x)`)
+		arms = append(arms, "l")
+	}
+	k := arg(rrfK)
+	limit := q.K
+	embCol := "NULL::vector"
+	if q.Diversity > 0 {
+		// MMR re-ranks every fused candidate by its embedding.
+		limit, embCol = 2*n, "c.embedding"
+	}
+	rrf := func(arm string) string { return "1 / (" + k + "::float8 + " + arm + ".rank)" }
+	var fused string
+	switch len(arms) {
+	case 2:
+		fused = `SELECT coalesce(v.id, l.id) AS id, v.score AS vscore, v.rank AS vrank, l.score AS lscore, l.rank AS lrank,
+				coalesce(` + rrf("v") + `, 0) + coalesce(` + rrf("l") + `, 0) AS score
+			FROM v FULL JOIN l ON l.id = v.id`
+	case 1:
+		a := arms[0]
+		cols := "score::float8 AS vscore, rank AS vrank, NULL::float8 AS lscore, NULL::bigint AS lrank"
+		if a == "l" {
+			cols = "NULL::float8 AS vscore, NULL::bigint AS vrank, score::float8 AS lscore, rank AS lrank"
+		}
+		fused = "SELECT id, " + cols + ", " + rrf(a) + " AS score FROM " + a
+	default:
+		return "SELECT NULL::bigint, 0::float8, NULL::float8, NULL::bigint, NULL::float8, NULL::bigint, NULL::uuid, 0, '', '', '', '', '{}'::text[], 0, '', 0, 0, NULL::vector WHERE false", args
+	}
+	ctes = append(ctes, "f AS ("+fused+" ORDER BY score DESC, id LIMIT "+arg(limit)+")")
+	return `WITH ` + strings.Join(ctes, ",\n") + `
+		SELECT f.id, f.score, f.vscore, f.vrank, f.lscore, f.lrank, c.document_id, c.ordinal, d.title, d.source,
+			c.kind, c.region, c.heading_path, c.page, c.text, c.token_count, c.overlap, ` + embCol + `
+		FROM f JOIN chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id
+		ORDER BY f.score DESC, f.id`, args
+}
+
+// terms are a query's words for the lexical arm: all its distinct words,
+// and the content words among them (without stop words, unless the query
+// has nothing else).
+type terms struct{ all, content []string }
+
+func queryWords(text string) terms {
+	var t terms
 	for _, w := range lang.Words(text) {
-		if !slices.Contains(out, w) {
-			out = append(out, w)
+		if slices.Contains(t.all, w) {
+			continue
+		}
+		t.all = append(t.all, w)
+		if !lang.IsStopWord(w) {
+			t.content = append(t.content, w)
 		}
 	}
-	return out
-}
-
-type ranked struct {
-	id    int64
-	score float64
+	if len(t.content) == 0 {
+		t.content = t.all
+	}
+	return t
 }
 
 // filterSQL renders the filters as a WHERE clause over chunks, with its
@@ -328,179 +464,6 @@ func filterSQL(f Filters, first int) (string, []any) {
 		return "true", nil
 	}
 	return strings.Join(conds, " AND "), args
-}
-
-func (s *Searcher) vectorArm(ctx context.Context, tx pgx.Tx, vec pgvector.Vector, f Filters, n int) ([]ranked, error) {
-	// Transaction-local index settings: a larger candidate list for
-	// recall, and iterative scans so that rows removed by filters or by
-	// the scope are replaced by further index candidates instead of
-	// leaving the result short.
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.max_scan_tuples = %d`,
-		max(s.cfg.EfSearch, n), s.cfg.MaxScanTuples)); err != nil {
-		return nil, err
-	}
-	where, args := filterSQL(f, 3)
-	// relaxed_order may return rows slightly out of order; the outer
-	// ORDER BY puts them right (pgvector's documented pattern).
-	rows, err := tx.Query(ctx, `SELECT id, dist FROM (
-			SELECT id, embedding <=> $1 AS dist FROM chunks WHERE `+where+` ORDER BY embedding <=> $1 LIMIT $2
-		) c ORDER BY dist`, append([]any{vec, n}, args...)...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ranked, error) {
-		var x ranked
-		var dist float64
-		err := r.Scan(&x.id, &dist)
-		x.score = 1 - dist // cosine similarity
-		return x, err
-	})
-}
-
-// lexicalCap bounds how many matching chunks the OR form of a lexical
-// query ranks. PostgreSQL ranks every match before it can sort, so a query
-// of common words over a million chunks would otherwise rank most of them.
-const lexicalCap = 1000
-
-// lexicalArm ranks chunks by ts_rank_cd. It first asks for chunks with all
-// the query words (AND: selective, cheap, and the best lexical matches);
-// when that finds fewer than n it asks for chunks with any of them (OR),
-// ranking at most lexicalCap of those.
-func lexicalArm(ctx context.Context, tx pgx.Tx, words []string, f Filters, n int) ([]ranked, error) {
-	all, err := lexicalQuery(ctx, tx, words, " & ", f, n, 0)
-	if err != nil || len(all) >= n || len(words) == 1 {
-		return all, err
-	}
-	return lexicalQuery(ctx, tx, words, " | ", f, n, lexicalCap)
-}
-
-func lexicalQuery(ctx context.Context, tx pgx.Tx, words []string, op string, f Filters, n, limit int) ([]ranked, error) {
-	// Each word is quoted as a lexeme so that no query text is parsed as
-	// tsquery syntax. The query is a plain parameter, so the planner can
-	// use the GIN index.
-	quoted := make([]string, len(words))
-	for i, w := range words {
-		quoted[i] = "'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(w) + "'"
-	}
-	where, args := filterSQL(f, 3)
-	tsq := "to_tsquery('" + knowledge.TextSearchConfig + "', $1)"
-	candidates := "chunks"
-	if limit > 0 {
-		// The filters go inside the capped candidate set.
-		candidates = fmt.Sprintf("(SELECT id, lex FROM chunks WHERE lex @@ %s AND %s LIMIT %d)", tsq, where, limit)
-		where = "true"
-	}
-	// ts_rank_cd rewards more of the words, closer together.
-	rows, err := tx.Query(ctx, `SELECT c.id, ts_rank_cd(c.lex, `+tsq+`, 1) AS rank FROM `+candidates+` c
-		WHERE c.lex @@ `+tsq+` AND `+where+`
-		ORDER BY rank DESC, c.id LIMIT $2`, append([]any{strings.Join(quoted, op), n}, args...)...)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ranked, error) {
-		var x ranked
-		err := r.Scan(&x.id, &x.score)
-		return x, err
-	})
-}
-
-type fusedHit struct {
-	id     int64
-	score  float64
-	scores Scores
-}
-
-// fuse merges the arms by reciprocal rank fusion: score = sum over arms of
-// 1/(k + rank). A single arm passes through in its own order.
-func fuse(vec, lex []ranked, k float64) []fusedHit {
-	byID := map[int64]*fusedHit{}
-	var order []*fusedHit
-	get := func(id int64) *fusedHit {
-		h, ok := byID[id]
-		if !ok {
-			h = &fusedHit{id: id}
-			byID[id] = h
-			order = append(order, h)
-		}
-		return h
-	}
-	for i, r := range vec {
-		h := get(r.id)
-		sc := r.score
-		h.scores.Vector, h.scores.VectorRank = &sc, i+1
-		h.score += 1 / (k + float64(i+1))
-	}
-	for i, r := range lex {
-		h := get(r.id)
-		sc := r.score
-		h.scores.Lexical, h.scores.LexicalRank = &sc, i+1
-		h.score += 1 / (k + float64(i+1))
-	}
-	out := make([]fusedHit, len(order))
-	for i, h := range order {
-		out[i] = *h
-	}
-	slices.SortStableFunc(out, func(a, b fusedHit) int {
-		switch {
-		case a.score > b.score:
-			return -1
-		case a.score < b.score:
-			return 1
-		}
-		return int(a.id - b.id)
-	})
-	return out
-}
-
-// load fetches the fused chunks with their documents, in fused order.
-func load(ctx context.Context, tx pgx.Tx, fused []fusedHit, withEmbeddings bool) ([]Hit, error) {
-	if len(fused) == 0 {
-		return []Hit{}, nil
-	}
-	ids := make([]int64, len(fused))
-	for i, f := range fused {
-		ids[i] = f.id
-	}
-	embCol := "NULL::vector"
-	if withEmbeddings {
-		embCol = "c.embedding"
-	}
-	rows, err := tx.Query(ctx, `
-		SELECT c.id, c.document_id, c.ordinal, d.title, d.source, c.kind, c.region, c.heading_path, c.page,
-			c.text, c.token_count, c.overlap, `+embCol+`
-		FROM chunks c JOIN documents d ON d.id = c.document_id
-		WHERE c.id = ANY ($1)`, ids)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[int64]Hit{}
-	for rows.Next() {
-		var h Hit
-		var emb *pgvector.Vector
-		if err := rows.Scan(&h.ChunkID, &h.DocumentID, &h.Ordinal, &h.Title, &h.Source, &h.Kind, &h.Region,
-			&h.HeadingPath, &h.Page, &h.Text, &h.TokenCount, &h.overlap, &emb); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if emb != nil {
-			h.embedding = emb.Slice()
-		}
-		byID[h.ChunkID] = h
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	hits := make([]Hit, 0, len(fused))
-	for _, f := range fused {
-		h, ok := byID[f.id]
-		if !ok {
-			continue // deleted between the arms and now
-		}
-		h.SourceID = fmt.Sprintf("%s#%d", h.DocumentID, h.Ordinal)
-		h.Score, h.Scores = f.score, f.scores
-		hits = append(hits, h)
-	}
-	return hits, nil
 }
 
 // mmr re-ranks hits by maximal marginal relevance: each pick maximises

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
@@ -233,5 +234,60 @@ func TestDiversityAndPacking(t *testing.T) {
 	small := retrieval.Pack(all, all[0].TokenCount+20)
 	if len(small) == 0 || len(small) >= len(all) {
 		t.Fatalf("a budget for about one hit packed %d sources", len(small))
+	}
+}
+
+// TestLexicalTimeoutDegradesToVectors fills a tenant with chunks that all
+// match a common word, so that ranking them takes far longer than a 1ms
+// budget: the search must still answer, from the vectors alone, and say so.
+func TestLexicalTimeoutDegradesToVectors(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t)
+	ctx := context.Background()
+	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "busy", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	err = store.InTenant(ctx, db.Pool, tn.ID, func(tx pgx.Tx) error {
+		doc := uuid.New()
+		if _, err := tx.Exec(ctx, `INSERT INTO documents (id, tenant_id, kind, title, source, content_hash)
+			VALUES ($1, $2, 'product', 'Busy', 'busy.md', 'x')`, doc, tn.ID); err != nil {
+			return err
+		}
+		// Long chunks of common words: ts_rank_cd must walk every position.
+		_, err := tx.Exec(ctx, `INSERT INTO chunks (tenant_id, document_id, ordinal, text, token_count, kind, embedding, lex)
+			SELECT $1, $2, i, 'platform tender ' || i, 3, 'product',
+				(SELECT array_agg(sin(i * d))::real[] FROM generate_series(1, $3::int) d)::vector,
+				to_tsvector('english', repeat('platform tender security ', 300) || i)
+			FROM generate_series(1, $4::int) i`, tn.ID, doc, storetest.EmbedDim, n)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
+	q := retrieval.Query{Text: "platform tender", Scope: store.Scope{Tenant: tn.ID, Role: "rep"}, K: 5}
+
+	res, err := retrieval.NewSearcher(db.Pool, emb, retrieval.Config{LexicalTimeout: time.Millisecond}).Search(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Degraded, []string{"lexical"}) || res.Mode != retrieval.Hybrid || len(res.Hits) != 5 {
+		t.Fatalf("degraded %v, mode %s, %d hits; want lexical left out, hybrid, 5 hits", res.Degraded, res.Mode, len(res.Hits))
+	}
+	for _, h := range res.Hits {
+		if h.Scores.Lexical != nil || h.Scores.Vector == nil {
+			t.Fatalf("hit %s has scores %+v; want the vector arm's only", h.SourceID, h.Scores)
+		}
+	}
+
+	// With time to spare the same search uses both arms.
+	res, err = retrieval.NewSearcher(db.Pool, emb, retrieval.Config{LexicalTimeout: time.Minute}).Search(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Degraded != nil || len(res.Hits) != 5 || res.Hits[0].Scores.Lexical == nil {
+		t.Fatalf("degraded %v, %d hits, first %+v; want both arms", res.Degraded, len(res.Hits), res.Hits)
 	}
 }

@@ -58,25 +58,51 @@ func (s Scope) Actor() string {
 
 // InScope is InTenant narrowed to a caller's regions and role.
 func InScope(ctx context.Context, db Beginner, s Scope, fn func(pgx.Tx) error) error {
+	args, err := s.settings()
+	if err != nil {
+		return err
+	}
+	// One round trip sets the tenant and the caller scope together.
+	return inTx(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, scopeSQL, args...); err != nil {
+			return fmt.Errorf("set caller scope: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// ScopedBatch starts a batch whose first statement sets the caller scope,
+// for read paths that want one round trip instead of a transaction's
+// four. Send it with SendBatch on a pool (never inside a transaction):
+// pgx sends a batch as one extended-protocol pipeline ending in a single
+// Sync, so PostgreSQL runs it as one implicit transaction and the
+// transaction-local settings end with it, as they do with InScope.
+func ScopedBatch(s Scope) (*pgx.Batch, error) {
+	args, err := s.settings()
+	if err != nil {
+		return nil, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(scopeSQL, args...)
+	return b, nil
+}
+
+const scopeSQL = `SELECT set_config('app.tenant_id', $1, true), set_config('app.role', $2, true),
+	set_config('app.regions', $3, true), set_config('app.key_id', $4, true)`
+
+// settings validates the scope and returns the arguments of scopeSQL.
+func (s Scope) settings() ([]any, error) {
 	if s.Role == "" {
-		return errors.New("store: caller scope without a role")
+		return nil, errors.New("store: caller scope without a role")
 	}
 	if s.Tenant == uuid.Nil {
-		return errors.New("store: tenant scope without a tenant")
+		return nil, errors.New("store: tenant scope without a tenant")
 	}
 	key := ""
 	if s.KeyID != uuid.Nil {
 		key = s.KeyID.String()
 	}
-	// One round trip sets the tenant and the caller scope together.
-	return inTx(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true), set_config('app.role', $2, true),
-			set_config('app.regions', $3, true), set_config('app.key_id', $4, true)`,
-			s.Tenant.String(), s.Role, strings.Join(s.Regions, ","), key); err != nil {
-			return fmt.Errorf("set caller scope: %w", err)
-		}
-		return fn(tx)
-	})
+	return []any{s.Tenant.String(), s.Role, strings.Join(s.Regions, ","), key}, nil
 }
 
 // WithSetting runs fn in a transaction with one extra transaction-local
