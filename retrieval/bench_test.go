@@ -91,8 +91,8 @@ func BenchmarkSearchAtScale(b *testing.B) {
 	rare := retrieval.Filters{Tags: []string{"rare"}}
 
 	// Recall of the index against exact search, per ef_search.
-	exact := map[string][]int64{}
-	exactRare := map[string][]int64{}
+	exact := map[string]truth{}
+	exactRare := map[string]truth{}
 	const truthQueries = 50 // each exact search scans every chunk
 	for _, q := range queries[:truthQueries] {
 		exact[q] = exactTop(b, ctx, db, tn.ID, emb, q, "")
@@ -103,6 +103,7 @@ func BenchmarkSearchAtScale(b *testing.B) {
 		Filter    string  `json:"filter"`
 		Mode      string  `json:"mode"`
 		Recall10  float64 `json:"recall_at_10"`
+		Strict10  float64 `json:"recall_at_10_by_id"`
 		P50ms     float64 `json:"p50_ms"`
 		P99ms     float64 `json:"p99_ms"`
 		AvgHits   float64 `json:"avg_hits"`
@@ -117,7 +118,7 @@ func BenchmarkSearchAtScale(b *testing.B) {
 				f, truth, name = rare, exactRare, "tag 1%"
 			}
 			var lat []time.Duration
-			recall, hits := 0.0, 0
+			recall, strict, hits := 0.0, 0.0, 0
 			for i, q := range queries {
 				t0 := time.Now()
 				res, err := s.Search(ctx, retrieval.Query{Text: q, Scope: scope, K: 10, Mode: retrieval.Vector, Filters: f})
@@ -127,11 +128,12 @@ func BenchmarkSearchAtScale(b *testing.B) {
 				lat = append(lat, time.Since(t0))
 				hits += len(res.Hits)
 				if i < truthQueries {
-					recall += overlap(res.Hits, truth[q])
+					recall += truth[q].recall(res.Hits)
+					strict += truth[q].recallByID(res.Hits)
 				}
 			}
 			p50, p99 := percentiles(lat)
-			rows = append(rows, row{EfSearch: ef, Filter: name, Mode: "vector", Recall10: recall / truthQueries, P50ms: p50, P99ms: p99,
+			rows = append(rows, row{EfSearch: ef, Filter: name, Mode: "vector", Recall10: recall / truthQueries, Strict10: strict / truthQueries, P50ms: p50, P99ms: p99,
 				AvgHits: float64(hits) / float64(len(queries))})
 		}
 	}
@@ -157,13 +159,17 @@ func BenchmarkSearchAtScale(b *testing.B) {
 		rows = append(rows, row{EfSearch: 80, Filter: name, Mode: "hybrid", P50ms: p50, P99ms: p99, AvgHits: float64(hits) / float64(len(queries))})
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "\n%-7s %-9s %-7s %10s %8s %8s %8s\n", "mode", "ef", "filter", "recall@10", "p50 ms", "p99 ms", "hits")
+	// recall@10 counts a hit whose distance is within the 10th true
+	// neighbour's (ann-benchmarks' definition: generated passages repeat,
+	// so many chunks tie at the same distance and any of them is a right
+	// answer); "by id" is the overlap with one exact top 10.
+	fmt.Fprintf(&out, "\n%-7s %-9s %-7s %10s %10s %8s %8s %8s\n", "mode", "ef", "filter", "recall@10", "(by id)", "p50 ms", "p99 ms", "hits")
 	for _, x := range rows {
-		rec := fmt.Sprintf("%.3f", x.Recall10)
+		rec, strict := fmt.Sprintf("%.3f", x.Recall10), fmt.Sprintf("%.3f", x.Strict10)
 		if x.Mode == "hybrid" {
-			rec = "-"
+			rec, strict = "-", "-"
 		}
-		fmt.Fprintf(&out, "%-7s %-9d %-7s %10s %8.2f %8.2f %8.1f\n", x.Mode, x.EfSearch, x.Filter, rec, x.P50ms, x.P99ms, x.AvgHits)
+		fmt.Fprintf(&out, "%-7s %-9d %-7s %10s %10s %8.2f %8.2f %8.1f\n", x.Mode, x.EfSearch, x.Filter, rec, strict, x.P50ms, x.P99ms, x.AvgHits)
 	}
 	b.Log(out.String())
 	report["searches"] = rows
@@ -179,38 +185,66 @@ func percentiles(lat []time.Duration) (p50, p99 float64) {
 	return ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100])
 }
 
-func overlap(hits []retrieval.Hit, truth []int64) float64 {
+// truth is an exact top 10: ids and cosine distances, nearest first.
+type truth struct {
+	ids   []int64
+	dists []float64
+}
+
+// recall counts the hits no farther than the 10th true neighbour (with a
+// float tolerance), so that a chunk tied with it counts as found.
+func (t truth) recall(hits []retrieval.Hit) float64 {
+	if len(t.ids) == 0 {
+		return 1
+	}
+	limit := t.dists[len(t.dists)-1] + 1e-6
 	n := 0
 	for _, h := range hits {
-		if slices.Contains(truth, h.ChunkID) {
+		if h.Scores.Vector != nil && 1-*h.Scores.Vector <= limit {
 			n++
 		}
 	}
-	return float64(n) / float64(max(1, len(truth)))
+	return float64(min(n, len(t.ids))) / float64(len(t.ids))
+}
+
+// recallByID is the overlap of the hits with the exact top 10's ids.
+func (t truth) recallByID(hits []retrieval.Hit) float64 {
+	n := 0
+	for _, h := range hits {
+		if slices.Contains(t.ids, h.ChunkID) {
+			n++
+		}
+	}
+	return float64(n) / float64(max(1, len(t.ids)))
 }
 
 // exactTop is the true top 10 by cosine distance, by a sequential scan.
-func exactTop(b *testing.B, ctx context.Context, db *storetest.DB, tenant uuid.UUID, emb *providers.OfflineEmbedder, q, tag string) []int64 {
+func exactTop(b *testing.B, ctx context.Context, db *storetest.DB, tenant uuid.UUID, emb *providers.OfflineEmbedder, q, tag string) truth {
 	v, err := emb.EmbedQuery(ctx, q)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var ids []int64
+	var t truth
 	err = store.InTenant(ctx, db.Pool, tenant, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off`); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT id FROM chunks WHERE ($2 = '' OR tags && ARRAY[$2]) ORDER BY embedding <=> $1 LIMIT 10`, pgvector.NewVector(v), tag)
+		rows, err := tx.Query(ctx, `SELECT id, embedding <=> $1 FROM chunks WHERE ($2 = '' OR tags && ARRAY[$2]) ORDER BY 2 LIMIT 10`, pgvector.NewVector(v), tag)
 		if err != nil {
 			return err
 		}
-		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		var id int64
+		var d float64
+		_, err = pgx.ForEachRow(rows, []any{&id, &d}, func() error {
+			t.ids, t.dists = append(t.ids, id), append(t.dists, d)
+			return nil
+		})
 		return err
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return ids
+	return t
 }
 
 // loadSynthetic writes n chunks of generated passages in 1,000 documents,
