@@ -20,18 +20,22 @@ import (
 var ErrNotFound = errors.New("not found")
 
 // tenantPolicy reads whether the tenant has the task switched on and its
-// prompt policy for the task's template.
-func (s *Service) tenantPolicy(ctx context.Context, tenant uuid.UUID, task string) (prompts.Policy, error) {
+// prompt policy for it, as the caller, in one round trip.
+func (s *Service) tenantPolicy(ctx context.Context, scope store.Scope, task string) (prompts.Policy, error) {
 	p := prompts.Policy{Name: task}
 	var enabled bool
-	err := store.InTenant(ctx, s.db, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `
-			SELECT COALESCE((t.features->>$2)::boolean, true),
-			       COALESCE(p.version, 0), COALESCE(p.candidate, 0), COALESCE(p.candidate_share, 0)
-			FROM tenants t LEFT JOIN prompt_policies p ON p.tenant_id = t.id AND p.name = $2
-			WHERE t.id = $1`, tenant, task).Scan(&enabled, &p.Version, &p.Candidate, &p.CandidateShare)
-	})
+	b, err := store.ScopedBatch(scope)
 	if err != nil {
+		return p, err
+	}
+	b.Queue(`
+		SELECT COALESCE((t.features->>$2)::boolean, true),
+		       COALESCE(p.version, 0), COALESCE(p.candidate, 0), COALESCE(p.candidate_share, 0)
+		FROM tenants t LEFT JOIN prompt_policies p ON p.tenant_id = t.id AND p.name = $2
+		WHERE t.id = $1`, scope.Tenant, task).QueryRow(func(r pgx.Row) error {
+		return r.Scan(&enabled, &p.Version, &p.Candidate, &p.CandidateShare)
+	})
+	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
 		return p, fmt.Errorf("read tenant settings: %w", err)
 	}
 	if !enabled {

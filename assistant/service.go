@@ -210,17 +210,27 @@ func (s *Service) Run(ctx context.Context, caller Caller, input any, opts Option
 
 	c := &call{s: s, caller: caller, opts: opts, spec: specs[task], masker: &trust.Masker{}, started: time.Now()}
 	c.gen = &Generation{ID: uuid.New(), Task: task, Sources: []Source{}}
-	policy, err := s.tenantPolicy(ctx, caller.Scope.Tenant, task)
-	if err != nil {
-		return nil, err
-	}
 	if err := c.prepare(input); err != nil {
 		return nil, err
 	}
-	if err := c.choosePrompt(policy); err != nil {
+	// The tenant's settings are read while the searches run: neither needs
+	// the other, and a switched-off feature still answers with its error.
+	var policy prompts.Policy
+	var policyErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		policy, policyErr = s.tenantPolicy(ctx, caller.Scope, task)
+	}()
+	err = c.retrieve(ctx)
+	<-read
+	if policyErr != nil {
+		return nil, policyErr
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err := c.retrieve(ctx); err != nil {
+	if err := c.choosePrompt(policy); err != nil {
 		return nil, err
 	}
 	if opts.OnStart != nil {

@@ -62,6 +62,12 @@ func serveCommand() boundCommand {
 		} else if err := store.CheckMigrated(e.ctx, pool, mopts); err != nil {
 			return err
 		}
+		if ok, hint, err := store.LexicalIndexUsable(e.ctx, pool); err != nil {
+			return err
+		} else if !ok {
+			e.log.Warn("lexical search cannot use its index under row-level security and will scan every chunk of a tenant; as a superuser, run in this database: "+hint+";",
+				"component", "retrieval")
+		}
 		models, err := providers.New(e.ctx, cfg.Models, e.log)
 		if err != nil {
 			return err

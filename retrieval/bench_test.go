@@ -45,7 +45,11 @@ func BenchmarkSearchAtScale(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = drop() }()
+	if os.Getenv("DEALDESK_BENCH_KEEP") == "" {
+		defer func() { _ = drop() }()
+	} else {
+		b.Logf("keeping the corpus database: %s", db.URL)
+	}
 	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "bench", "")
 	if err != nil {
 		b.Fatal(err)

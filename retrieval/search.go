@@ -304,9 +304,13 @@ func readHits(br pgx.BatchResults) ([]Hit, error) {
 	})
 }
 
-// lexicalCap bounds how many matching chunks the OR form of a lexical
-// query ranks. PostgreSQL ranks every match before it can sort, so a query
-// of common words over a million chunks would otherwise rank most of them.
+// lexemeEscaper escapes a word for a quoted lexeme in tsquery syntax.
+var lexemeEscaper = strings.NewReplacer(`\`, `\\`, "'", "''")
+
+// lexicalCap bounds how many matching chunks each form of a lexical query
+// ranks. PostgreSQL ranks every match before it can sort, so words common
+// across a million chunks would otherwise have it rank most of them; past
+// the cap the ranking is over the first lexicalCap matches found.
 const lexicalCap = 1000
 
 // searchSQL renders a search as one statement. Each arm is a CTE of its n
@@ -318,8 +322,9 @@ const lexicalCap = 1000
 // The lexical arm ranks chunks by ts_rank_cd (more of the words, closer
 // together). It first takes chunks with all the query words (AND:
 // selective, cheap, and the best lexical matches); only when that finds
-// fewer than n does it rank chunks with any of their content words (OR), at most
-// lexicalCap of those, ranked after the chunks that have them all.
+// fewer than n does it rank chunks with any of their content words (OR),
+// ranked after the chunks that have them all. Each form ranks at most
+// lexicalCap matches.
 func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (string, []any) {
 	var args []any
 	arg := func(v any) string {
@@ -348,14 +353,15 @@ func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (
 		tsq := func(words []string, op string) string {
 			quoted := make([]string, len(words))
 			for i, w := range words {
-				quoted[i] = "'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(w) + "'"
+				quoted[i] = "'" + lexemeEscaper.Replace(w) + "'"
 			}
 			return "to_tsquery('" + knowledge.TextSearchConfig + "', " + arg(strings.Join(quoted, op)) + ")"
 		}
 		all := tsq(words.all, " & ")
 		ctes = append(ctes, `la AS MATERIALIZED (
-			SELECT id, ts_rank_cd(lex, `+all+`, 1) AS score FROM chunks
-			WHERE lex @@ `+all+` AND `+where+` ORDER BY score DESC, id LIMIT `+nArg+`)`)
+			SELECT id, ts_rank_cd(lex, `+all+`, 1) AS score FROM (
+				SELECT id, lex FROM chunks WHERE lex @@ `+all+` AND `+where+` LIMIT `+strconv.Itoa(lexicalCap)+`
+			) c ORDER BY score DESC, id LIMIT `+nArg+`)`)
 		// Chunks with every word rank first (tier 0), then those with some.
 		lexical := "SELECT id, score, 0 AS tier FROM la"
 		if len(words.all) > 1 {
@@ -401,7 +407,10 @@ func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (
 	return `WITH ` + strings.Join(ctes, ",\n") + `
 		SELECT f.id, f.score, f.vscore, f.vrank, f.lscore, f.lrank, c.document_id, c.ordinal, d.title, d.source,
 			c.kind, c.region, c.heading_path, c.page, c.text, c.token_count, c.overlap, ` + embCol + `
-		FROM f JOIN chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id
+		-- One primary-key lookup per fused hit: OFFSET 0 keeps the planner,
+		-- which cannot estimate the CTEs, from joining every visible chunk.
+		FROM f CROSS JOIN LATERAL (SELECT * FROM chunks WHERE id = f.id OFFSET 0) c
+		JOIN documents d ON d.id = c.document_id
 		ORDER BY f.score DESC, f.id`, args
 }
 

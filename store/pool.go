@@ -77,3 +77,17 @@ func CheckRole(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return nil
 }
+
+// LexicalIndexUsable reports whether PostgreSQL may use the GIN index on
+// chunks.lex under row-level security: only conditions whose operator is
+// leakproof may be index conditions there, and tsvector @@ tsquery is not
+// marked leakproof by default. Without it every lexical search scans all of
+// the tenant's chunks. scripts/pg.sh marks it; for another database a
+// superuser runs the statement in the returned hint once per database.
+func LexicalIndexUsable(ctx context.Context, pool *pgxpool.Pool) (ok bool, hint string, err error) {
+	err = pool.QueryRow(ctx, `SELECT proleakproof FROM pg_proc WHERE oid = 'ts_match_vq(tsvector, tsquery)'::regprocedure`).Scan(&ok)
+	if err != nil {
+		return false, "", fmt.Errorf("check lexical index: %w", err)
+	}
+	return ok, "ALTER FUNCTION ts_match_vq(tsvector, tsquery) LEAKPROOF", nil
+}

@@ -27,12 +27,7 @@ func InTenant(ctx context.Context, db Beginner, tenant uuid.UUID, fn func(pgx.Tx
 	if tenant == uuid.Nil {
 		return errors.New("store: tenant scope without a tenant")
 	}
-	return inTx(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, tenant.String()); err != nil {
-			return fmt.Errorf("set tenant scope: %w", err)
-		}
-		return fn(tx)
-	})
+	return inSettingsTx(ctx, db, []string{"app.tenant_id", tenant.String()}, fn)
 }
 
 // Scope is a caller's view of a tenant: the regions it may see (empty: all)
@@ -58,40 +53,33 @@ func (s Scope) Actor() string {
 
 // InScope is InTenant narrowed to a caller's regions and role.
 func InScope(ctx context.Context, db Beginner, s Scope, fn func(pgx.Tx) error) error {
-	args, err := s.settings()
+	pairs, err := s.settings()
 	if err != nil {
 		return err
 	}
-	// One round trip sets the tenant and the caller scope together.
-	return inTx(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, scopeSQL, args...); err != nil {
-			return fmt.Errorf("set caller scope: %w", err)
-		}
-		return fn(tx)
-	})
+	return inSettingsTx(ctx, db, pairs, fn)
 }
 
 // ScopedBatch starts a batch whose first statement sets the caller scope,
 // for read paths that want one round trip instead of a transaction's
-// four. Send it with SendBatch on a pool (never inside a transaction):
+// three. Send it with SendBatch on a pool (never inside a transaction):
 // pgx sends a batch as one extended-protocol pipeline ending in a single
 // Sync, so PostgreSQL runs it as one implicit transaction and the
 // transaction-local settings end with it, as they do with InScope.
 func ScopedBatch(s Scope) (*pgx.Batch, error) {
-	args, err := s.settings()
+	pairs, err := s.settings()
 	if err != nil {
 		return nil, err
 	}
+	sql, args := paramSettingsSQL(pairs)
 	b := &pgx.Batch{}
-	b.Queue(scopeSQL, args...)
+	b.Queue(sql, args...)
 	return b, nil
 }
 
-const scopeSQL = `SELECT set_config('app.tenant_id', $1, true), set_config('app.role', $2, true),
-	set_config('app.regions', $3, true), set_config('app.key_id', $4, true)`
-
-// settings validates the scope and returns the arguments of scopeSQL.
-func (s Scope) settings() ([]any, error) {
+// settings validates the scope and returns its settings as name, value
+// pairs.
+func (s Scope) settings() ([]string, error) {
 	if s.Role == "" {
 		return nil, errors.New("store: caller scope without a role")
 	}
@@ -102,7 +90,8 @@ func (s Scope) settings() ([]any, error) {
 	if s.KeyID != uuid.Nil {
 		key = s.KeyID.String()
 	}
-	return []any{s.Tenant.String(), s.Role, strings.Join(s.Regions, ","), key}, nil
+	return []string{"app.tenant_id", s.Tenant.String(), "app.role", s.Role,
+		"app.regions", strings.Join(s.Regions, ","), "app.key_id", key}, nil
 }
 
 // WithSetting runs fn in a transaction with one extra transaction-local
@@ -110,16 +99,38 @@ func (s Scope) settings() ([]any, error) {
 // (finding an API key by its hash, a tenant by its slug). The policies allow
 // exactly those rows for exactly that setting.
 func WithSetting(ctx context.Context, db Beginner, name, value string, fn func(pgx.Tx) error) error {
-	return inTx(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config($1, $2, true)`, name, value); err != nil {
-			return fmt.Errorf("set %s: %w", name, err)
+	return inSettingsTx(ctx, db, []string{name, value}, fn)
+}
+
+// inSettingsTx runs fn in a transaction with the given transaction-local
+// settings (name, value pairs). On a pool, BEGIN and the settings go in one
+// simple-protocol round trip, the values as escaped literals; inside a
+// transaction (a savepoint) they are set by a statement with parameters.
+func inSettingsTx(ctx context.Context, db Beginner, pairs []string, fn func(pgx.Tx) error) error {
+	if p, ok := db.(interface {
+		BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+	}); ok {
+		sql, err := literalSettingsSQL(pairs)
+		if err != nil {
+			return err
+		}
+		return runTx(ctx, func() (pgx.Tx, error) {
+			return p.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN; " + sql})
+		}, fn)
+	}
+	return runTx(ctx, func() (pgx.Tx, error) { return db.Begin(ctx) }, func(tx pgx.Tx) error {
+		sql, args := paramSettingsSQL(pairs)
+		if _, err := tx.Exec(ctx, sql, args...); err != nil {
+			return fmt.Errorf("set %s: %w", pairs[0], err)
 		}
 		return fn(tx)
 	})
 }
 
-func inTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error) (err error) {
-	tx, err := db.Begin(ctx)
+// runTx begins a transaction, runs fn and commits, or rolls back when
+// either fails.
+func runTx(ctx context.Context, begin func() (pgx.Tx, error), fn func(pgx.Tx) error) (err error) {
+	tx, err := begin()
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -136,3 +147,46 @@ func inTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error) (err error) {
 	}
 	return nil
 }
+
+// paramSettingsSQL renders set_config calls with the values as parameters.
+func paramSettingsSQL(pairs []string) (string, []any) {
+	var b strings.Builder
+	args := make([]any, len(pairs))
+	b.WriteString("SELECT ")
+	for i := 0; i < len(pairs); i += 2 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "set_config($%d, $%d, true)", i+1, i+2)
+		args[i], args[i+1] = pairs[i], pairs[i+1]
+	}
+	return b.String(), args
+}
+
+// literalSettingsSQL renders set_config calls with literal values, as
+// escape strings (E'...') with backslashes and single quotes doubled, which
+// read the same whatever standard_conforming_strings says; a NUL byte
+// cannot be sent at all.
+func literalSettingsSQL(pairs []string) (string, error) {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i := 0; i < len(pairs); i += 2 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("set_config(")
+		for j, v := range pairs[i : i+2] {
+			if strings.ContainsRune(v, 0) {
+				return "", fmt.Errorf("store: setting %s contains a NUL byte", pairs[i])
+			}
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("E'" + literalEscaper.Replace(v) + "'")
+		}
+		b.WriteString(", true)")
+	}
+	return b.String(), nil
+}
+
+var literalEscaper = strings.NewReplacer(`\`, `\\`, "'", "''")
