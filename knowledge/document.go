@@ -282,6 +282,11 @@ func (m *Metadata) Validate() error {
 	if strings.TrimSpace(m.Title) == "" {
 		return fmt.Errorf("%w: title is required", ErrInvalidMetadata)
 	}
+	for _, t := range m.Tags {
+		if len(t) > MaxTagBytes {
+			return fmt.Errorf("%w: tag %.20q… is %d bytes; at most %d", ErrInvalidMetadata, t, len(t), MaxTagBytes)
+		}
+	}
 	if !m.Date.IsZero() && DateOf(m.Date.Time()) != m.Date {
 		return fmt.Errorf("%w: bad date %d-%d-%d: no such day", ErrInvalidMetadata, m.Date.Year, m.Date.Month, m.Date.Day)
 	}
@@ -295,6 +300,10 @@ func (m *Metadata) Validate() error {
 	}
 	return nil
 }
+
+// MaxTagBytes bounds one tag: tags are indexed as text search lexemes
+// (chunks.tag_lex), which PostgreSQL limits to 2,047 bytes.
+const MaxTagBytes = 200
 
 var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
 

@@ -257,6 +257,7 @@ func TestValidate(t *testing.T) {
 		{"impossible date", func(m *Metadata) { m.Date = Date{2025, 2, 30} }, "bad date"},
 		{"negative amount", func(m *Metadata) { m.Deal = &Deal{Amount: -1} }, "deal amount"},
 		{"bad currency", func(m *Metadata) { m.Deal = &Deal{Amount: 1, Currency: "yuan"} }, "currency"},
+		{"tag too long", func(m *Metadata) { m.Tags = []string{strings.Repeat("标", 100)} }, "at most 200"},
 	}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid metadata: %v", err)

@@ -458,7 +458,19 @@ func filterSQL(f Filters, first int) (string, []any) {
 		add("customer = ANY ($?::text[])", f.Customers)
 	}
 	if len(f.Tags) > 0 {
-		add("tags && $?::text[]", f.Tags)
+		// Any of the tags, as verbatim lexemes of tag_lex: @@ may use the
+		// chunks_tags index under row-level security, && may not.
+		quoted := make([]string, 0, len(f.Tags))
+		for _, t := range f.Tags {
+			if t != "" {
+				quoted = append(quoted, "'"+lexemeEscaper.Replace(t)+"'")
+			}
+		}
+		if len(quoted) == 0 {
+			conds = append(conds, "false")
+		} else {
+			add("tag_lex @@ $?::tsquery", strings.Join(quoted, " | "))
+		}
 	}
 	if len(f.DocumentIDs) > 0 {
 		add("document_id = ANY ($?::uuid[])", f.DocumentIDs)

@@ -61,7 +61,7 @@ func newScoped(t *testing.T) *scoped {
 	add("jiangsu-meeting", ta.ID, knowledge.Metadata{Region: "jiangsu", Date: knowledge.Date{Year: 2025, Month: 3, Day: 1}}, secret)
 	add("guangdong-meeting", ta.ID, knowledge.Metadata{Region: "guangdong", Date: knowledge.Date{Year: 2026, Month: 1, Day: 10}}, secret)
 	add("pricing-playbook", ta.ID, knowledge.Metadata{Kind: knowledge.KindPlaybook, Access: knowledge.Access{Roles: []string{"manager"}}}, secret+" 折扣底线为 35%。")
-	add("company-wide", ta.ID, knowledge.Metadata{Kind: knowledge.KindProduct, Tags: []string{"govdata"}}, "蓝鲸计划 uses CloudHelm GovData with 5000 concurrent cases.")
+	add("company-wide", ta.ID, knowledge.Metadata{Kind: knowledge.KindProduct, Tags: []string{"govdata", `it's a "tag"\ `}}, "蓝鲸计划 uses CloudHelm GovData with 5000 concurrent cases.")
 	add("other-tenant", tb.ID, knowledge.Metadata{Region: "jiangsu"}, secret)
 	return sc
 }
@@ -138,6 +138,9 @@ func TestFiltersApplyInSQL(t *testing.T) {
 		{"kind", retrieval.Filters{Kinds: []string{"playbook"}}, []string{"pricing-playbook"}},
 		{"region", retrieval.Filters{Regions: []string{"guangdong"}}, []string{"guangdong-meeting"}},
 		{"tag", retrieval.Filters{Tags: []string{"govdata"}}, []string{"company-wide"}},
+		{"any of the tags", retrieval.Filters{Tags: []string{"nope", "govdata"}}, []string{"company-wide"}},
+		{"tag with quotes", retrieval.Filters{Tags: []string{`it's a "tag"\`}}, []string{"company-wide"}},
+		{"tag of another case", retrieval.Filters{Tags: []string{"GovData"}}, nil},
 		{"from", retrieval.Filters{From: d(2026, 1, 1)}, []string{"guangdong-meeting"}},
 		{"to", retrieval.Filters{To: d(2025, 12, 31)}, []string{"jiangsu-meeting"}},
 		{"document", retrieval.Filters{DocumentIDs: []uuid.UUID{sc.docs["company-wide"]}}, []string{"company-wide"}},
