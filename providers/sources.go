@@ -366,7 +366,30 @@ var injection = regexp.MustCompile(`(?i)` +
 	`|(忽略|无视|忘记|忘掉|不要理会|不要遵守)[^。！？\n]{0,12}(指令|指示|提示|规则|要求|设定|命令)` +
 	`|系统提示词|你现在是|你的新任务`)
 
-func looksLikeInstruction(sentence string) bool { return injection.MatchString(sentence) }
+// injectionKeywords are literals one of which every match of injection
+// contains, lower-cased. Most sentences contain none, and looking for them
+// is far cheaper than running the expression on every retrieved sentence.
+var injectionKeywords = []string{
+	"ignore", "disregard", "forget", "override", "you are now", "system prompt", "new instructions", "developer mode",
+	"忽略", "无视", "忘记", "忘掉", "不要理会", "不要遵守", "系统提示词", "你现在是", "你的新任务",
+}
+
+// keywordFolder lower-cases like (?i) folds the keywords' letters: ToLower
+// already maps the Kelvin sign to k; the long s (ſ) folds to s only there.
+var keywordFolder = strings.NewReplacer("ſ", "s")
+
+func looksLikeInstruction(sentence string) bool {
+	lower := strings.ToLower(sentence)
+	if strings.Contains(lower, "ſ") {
+		lower = keywordFolder.Replace(lower)
+	}
+	for _, k := range injectionKeywords {
+		if strings.Contains(lower, k) {
+			return injection.MatchString(sentence)
+		}
+	}
+	return false
+}
 
 // tidySentence collapses whitespace (dropping it between Chinese
 // characters, where a line break is not a word break), removes list
