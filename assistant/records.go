@@ -89,7 +89,9 @@ func (s *Service) store(ctx context.Context, c *call, failure error) error {
 		regions = []string{}
 	}
 	return store.InTenant(ctx, s.db, sc.Tenant, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
+		// The record and the lock of the audit chain go in one round trip.
+		change := &pgx.Batch{}
+		change.Queue(`
 			INSERT INTO generations (id, tenant_id, task, status, error, prompt_name, prompt_version, prompt_digest,
 				provider, model, offline, created_by, created_by_name, role, regions, request_id,
 				input, output, raw_output, sources, checks, repaired,
@@ -101,18 +103,15 @@ func (s *Service) store(ctx context.Context, c *call, failure error) error {
 			g.Model.Provider, g.Model.Name, g.Model.Offline, createdBy, c.caller.Name, sc.Role, regions, c.caller.RequestID,
 			input, output, c.raw, srcJSON, checks, g.Checks.Repaired,
 			g.Usage.PromptTokens, g.Usage.CompletionTokens, g.Timings.Total, g.Timings.Retrieval, g.Timings.Model,
-		).Scan(&g.CreatedAt)
-		if err != nil {
-			return err
-		}
-		_, err = audit.Append(ctx, tx, sc.Tenant, audit.Event{
+		).QueryRow(func(r pgx.Row) error { return r.Scan(&g.CreatedAt) })
+		_, err := audit.AppendAfter(ctx, tx, sc.Tenant, audit.Event{
 			Actor: sc.Actor(), ActorRole: sc.Role, Action: "generation.create", Subject: g.ID.String(),
 			Details: map[string]any{
 				"task": g.Task, "status": status, "prompt": g.Model.Prompt, "prompt_digest": g.Model.PromptDigest,
 				"provider": g.Model.Provider, "model": g.Model.Name, "sources": citedLabels(g),
 				"request_id": c.caller.RequestID,
 			},
-		})
+		}, change)
 		return err
 	})
 }

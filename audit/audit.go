@@ -125,6 +125,15 @@ func (e Event) canonicalDetails() ([]byte, error) {
 // then commits or rolls back with the change it records. It locks the
 // tenant's chain head until tx ends.
 func Append(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, e Event) (Entry, error) {
+	return AppendAfter(ctx, tx, tenant, e, nil)
+}
+
+// AppendAfter is Append that first runs the change it records: the
+// statements queued in change (with their result callbacks) go in the
+// same round trip as the lock of the chain head, after which the entry is
+// written. The error of a failing change is returned, wrapped, and nothing
+// is appended.
+func AppendAfter(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, e Event, change *pgx.Batch) (Entry, error) {
 	switch {
 	case tenant == uuid.Nil:
 		return Entry{}, fmt.Errorf("%w: no tenant", ErrInvalid)
@@ -146,13 +155,18 @@ func Append(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, e Event) (Entry, e
 		headHash []byte
 		at       time.Time
 	)
-	err = tx.QueryRow(ctx, `
+	if change == nil {
+		change = &pgx.Batch{}
+	}
+	change.Queue(`
 		INSERT INTO audit_heads AS h (tenant_id, seq, hash) VALUES ($1, 0, $2)
 		ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq
 		RETURNING h.seq, h.hash, clock_timestamp()`, tenant, make([]byte, sha256.Size)).
-		Scan(&headSeq, &headHash, &at)
-	if err != nil {
-		return Entry{}, fmt.Errorf("audit %s: lock chain head: %w", e.Action, err)
+		QueryRow(func(r pgx.Row) error { return r.Scan(&headSeq, &headHash, &at) })
+	// Close runs the statements in order, with their callbacks, and
+	// returns the first error.
+	if err := tx.SendBatch(ctx, change).Close(); err != nil {
+		return Entry{}, fmt.Errorf("audit %s: %w", e.Action, err)
 	}
 	entry := Entry{
 		Tenant:    tenant,

@@ -422,3 +422,39 @@ func TestVerifyInTransaction(t *testing.T) {
 		t.Fatalf("Verify in a transaction: %+v %v", r, err)
 	}
 }
+
+// TestAppendAfterRunsTheChangeFirst: the recorded change runs in the same
+// round trip as the head lock, its callbacks see their rows, and a failing
+// change appends nothing.
+func TestAppendAfterRunsTheChangeFirst(t *testing.T) {
+	f := newFixture(t)
+	tenant := f.tenant("acme")
+	ctx := context.Background()
+	ev := audit.Event{Actor: "key-1", ActorRole: "rep", Action: "generation.create", Subject: "gen-1"}
+	var got int
+	err := store.InTenant(ctx, f.db.Pool, tenant, func(tx pgx.Tx) error {
+		change := &pgx.Batch{}
+		change.Queue(`SELECT 41 + 1`).QueryRow(func(r pgx.Row) error { return r.Scan(&got) })
+		e, err := audit.AppendAfter(ctx, tx, tenant, ev, change)
+		if err == nil && e.Seq != 1 {
+			t.Errorf("first entry has seq %d", e.Seq)
+		}
+		return err
+	})
+	if err != nil || got != 42 {
+		t.Fatalf("AppendAfter: %v, the change's callback read %d; want nil and 42", err, got)
+	}
+
+	err = store.InTenant(ctx, f.db.Pool, tenant, func(tx pgx.Tx) error {
+		change := &pgx.Batch{}
+		change.Queue(`SELECT 1 / 0`)
+		_, err := audit.AppendAfter(ctx, tx, tenant, ev, change)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "division by zero") {
+		t.Fatalf("a failing change: err = %v, want division by zero", err)
+	}
+	if r := f.verify(tenant); !r.OK || r.Entries != 1 {
+		t.Fatalf("after a failed change: %d entries, ok %v; want the one entry, intact", r.Entries, r.OK)
+	}
+}
