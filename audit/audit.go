@@ -130,8 +130,8 @@ func Append(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, e Event) (Entry, e
 
 // AppendAfter is Append that first runs the change it records: the
 // statements queued in change (with their result callbacks) go in the
-// same round trip as the lock of the chain head, after which the entry is
-// written. The error of a failing change is returned, wrapped, and nothing
+// same round trip as the lock of the chain head, which is queued onto
+// change, after which the entry is written. The error of a failing change is returned, wrapped, and nothing
 // is appended.
 func AppendAfter(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, e Event, change *pgx.Batch) (Entry, error) {
 	switch {

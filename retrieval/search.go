@@ -304,6 +304,16 @@ func readHits(br pgx.BatchResults) ([]Hit, error) {
 	})
 }
 
+// lexemes renders words as quoted lexemes joined by a tsquery operator,
+// so that no word is parsed as tsquery syntax.
+func lexemes(words []string, op string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = "'" + lexemeEscaper.Replace(w) + "'"
+	}
+	return strings.Join(quoted, op)
+}
+
 // lexemeEscaper escapes a word for a quoted lexeme in tsquery syntax.
 var lexemeEscaper = strings.NewReplacer(`\`, `\\`, "'", "''")
 
@@ -351,11 +361,7 @@ func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (
 		// as tsquery syntax. The queries are plain parameters, so the
 		// planner can use the GIN index.
 		tsq := func(words []string, op string) string {
-			quoted := make([]string, len(words))
-			for i, w := range words {
-				quoted[i] = "'" + lexemeEscaper.Replace(w) + "'"
-			}
-			return "to_tsquery('" + knowledge.TextSearchConfig + "', " + arg(strings.Join(quoted, op)) + ")"
+			return "to_tsquery('" + knowledge.TextSearchConfig + "', " + arg(lexemes(words, op)) + ")"
 		}
 		all := tsq(words.all, " & ")
 		ctes = append(ctes, `la AS MATERIALIZED (
@@ -460,16 +466,10 @@ func filterSQL(f Filters, first int) (string, []any) {
 	if len(f.Tags) > 0 {
 		// Any of the tags, as verbatim lexemes of tag_lex: @@ may use the
 		// chunks_tags index under row-level security, && may not.
-		quoted := make([]string, 0, len(f.Tags))
-		for _, t := range f.Tags {
-			if t != "" {
-				quoted = append(quoted, "'"+lexemeEscaper.Replace(t)+"'")
-			}
-		}
-		if len(quoted) == 0 {
+		if tags := slices.DeleteFunc(slices.Clone(f.Tags), func(t string) bool { return t == "" }); len(tags) == 0 {
 			conds = append(conds, "false")
 		} else {
-			add("tag_lex @@ $?::tsquery", strings.Join(quoted, " | "))
+			add("tag_lex @@ $?::tsquery", lexemes(tags, " | "))
 		}
 	}
 	if len(f.DocumentIDs) > 0 {

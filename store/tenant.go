@@ -150,17 +150,12 @@ func runTx(ctx context.Context, begin func() (pgx.Tx, error), fn func(pgx.Tx) er
 
 // paramSettingsSQL renders set_config calls with the values as parameters.
 func paramSettingsSQL(pairs []string) (string, []any) {
-	var b strings.Builder
+	sql, _ := settingsSQL(pairs, func(i int, _ string) (string, error) { return fmt.Sprintf("$%d", i+1), nil })
 	args := make([]any, len(pairs))
-	b.WriteString("SELECT ")
-	for i := 0; i < len(pairs); i += 2 {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "set_config($%d, $%d, true)", i+1, i+2)
-		args[i], args[i+1] = pairs[i], pairs[i+1]
+	for i, v := range pairs {
+		args[i] = v
 	}
-	return b.String(), args
+	return sql, args
 }
 
 // literalSettingsSQL renders set_config calls with literal values, as
@@ -168,23 +163,32 @@ func paramSettingsSQL(pairs []string) (string, []any) {
 // read the same whatever standard_conforming_strings says; a NUL byte
 // cannot be sent at all.
 func literalSettingsSQL(pairs []string) (string, error) {
+	return settingsSQL(pairs, func(i int, v string) (string, error) {
+		if strings.ContainsRune(v, 0) {
+			return "", fmt.Errorf("store: setting %s contains a NUL byte", pairs[i-i%2]) // the pair's name
+		}
+		return "E'" + literalEscaper.Replace(v) + "'", nil
+	})
+}
+
+// settingsSQL renders one SELECT of set_config(name, value, true) calls for
+// the name, value pairs; render writes the i-th element of pairs.
+func settingsSQL(pairs []string, render func(i int, v string) (string, error)) (string, error) {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i := 0; i < len(pairs); i += 2 {
+		name, err := render(i, pairs[i])
+		if err != nil {
+			return "", err
+		}
+		value, err := render(i+1, pairs[i+1])
+		if err != nil {
+			return "", err
+		}
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("set_config(")
-		for j, v := range pairs[i : i+2] {
-			if strings.ContainsRune(v, 0) {
-				return "", fmt.Errorf("store: setting %s contains a NUL byte", pairs[i])
-			}
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("E'" + literalEscaper.Replace(v) + "'")
-		}
-		b.WriteString(", true)")
+		b.WriteString("set_config(" + name + ", " + value + ", true)")
 	}
 	return b.String(), nil
 }
