@@ -88,32 +88,36 @@ func (s *Service) store(ctx context.Context, c *call, failure error) error {
 	if regions == nil {
 		regions = []string{}
 	}
-	return store.InTenant(ctx, s.db, sc.Tenant, func(tx pgx.Tx) error {
-		// The record and the lock of the audit chain go in one round trip.
-		change := &pgx.Batch{}
-		change.Queue(`
-			INSERT INTO generations (id, tenant_id, task, status, error, prompt_name, prompt_version, prompt_digest,
-				provider, model, offline, created_by, created_by_name, role, regions, request_id,
-				input, output, raw_output, sources, checks, repaired,
-				prompt_tokens, completion_tokens, latency_ms, retrieval_ms, model_ms)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-				$17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
-			RETURNING created_at`,
-			g.ID, sc.Tenant, g.Task, status, errText, c.tmpl.Name, c.tmpl.Version, c.tmpl.Digest,
-			g.Model.Provider, g.Model.Name, g.Model.Offline, createdBy, c.caller.Name, sc.Role, regions, c.caller.RequestID,
-			input, output, c.raw, srcJSON, checks, g.Checks.Repaired,
-			g.Usage.PromptTokens, g.Usage.CompletionTokens, g.Timings.Total, g.Timings.Retrieval, g.Timings.Model,
-		).QueryRow(func(r pgx.Row) error { return r.Scan(&g.CreatedAt) })
-		_, err := audit.AppendAfter(ctx, tx, sc.Tenant, audit.Event{
-			Actor: sc.Actor(), ActorRole: sc.Role, Action: "generation.create", Subject: g.ID.String(),
-			Details: map[string]any{
-				"task": g.Task, "status": status, "prompt": g.Model.Prompt, "prompt_digest": g.Model.PromptDigest,
-				"provider": g.Model.Provider, "model": g.Model.Name, "sources": citedLabels(g),
-				"request_id": c.caller.RequestID,
-			},
-		}, change)
+	// The record and its audit entry in one round trip: a batch is one
+	// implicit transaction, so both are stored or neither is.
+	b, err := store.TenantBatch(sc.Tenant)
+	if err != nil {
 		return err
-	})
+	}
+	b.Queue(`
+		INSERT INTO generations (id, tenant_id, task, status, error, prompt_name, prompt_version, prompt_digest,
+			provider, model, offline, created_by, created_by_name, role, regions, request_id,
+			input, output, raw_output, sources, checks, repaired,
+			prompt_tokens, completion_tokens, latency_ms, retrieval_ms, model_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+			$17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
+		RETURNING created_at`,
+		g.ID, sc.Tenant, g.Task, status, errText, c.tmpl.Name, c.tmpl.Version, c.tmpl.Digest,
+		g.Model.Provider, g.Model.Name, g.Model.Offline, createdBy, c.caller.Name, sc.Role, regions, c.caller.RequestID,
+		input, output, c.raw, srcJSON, checks, g.Checks.Repaired,
+		g.Usage.PromptTokens, g.Usage.CompletionTokens, g.Timings.Total, g.Timings.Retrieval, g.Timings.Model,
+	).QueryRow(func(r pgx.Row) error { return r.Scan(&g.CreatedAt) })
+	if _, err := audit.Queue(b, sc.Tenant, audit.Event{
+		Actor: sc.Actor(), ActorRole: sc.Role, Action: "generation.create", Subject: g.ID.String(),
+		Details: map[string]any{
+			"task": g.Task, "status": status, "prompt": g.Model.Prompt, "prompt_digest": g.Model.PromptDigest,
+			"provider": g.Model.Provider, "model": g.Model.Name, "sources": citedLabels(g),
+			"request_id": c.caller.RequestID,
+		},
+	}); err != nil {
+		return err
+	}
+	return s.db.SendBatch(ctx, b).Close()
 }
 
 func citedLabels(g *Generation) []string {

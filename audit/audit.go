@@ -68,20 +68,30 @@ const domain = "dealdesk.audit.v1"
 // computeHash is the chain hash of e with the given canonical details (see
 // the package documentation for the encoding).
 func computeHash(e *Entry, canonicalDetails []byte) Hash {
+	prefix, suffix := hashParts(e, canonicalDetails)
 	h := sha256.New()
-	h.Write([]byte(domain))
-	h.Write(e.Tenant[:])
+	h.Write(prefix)
 	writeUint64(h, uint64(e.Seq))
 	h.Write(e.ID[:])
 	writeUint64(h, uint64(e.At.UnixMicro()))
-	for _, s := range []string{e.Actor, e.ActorRole, e.Action, e.Subject} {
-		writeBytes(h, []byte(s))
-	}
-	writeBytes(h, canonicalDetails)
+	h.Write(suffix)
 	h.Write(e.PrevHash[:])
 	var out Hash
 	h.Sum(out[:0])
 	return out
+}
+
+// hashParts are the parts of e's hashed message that do not depend on its
+// place in the chain: what comes before seq (the domain and the tenant) and
+// what comes between at and prev_hash (the texts and the details).
+// dealdesk_audit_append (migration 0010) puts seq, id, at and prev_hash
+// around them under the chain's lock, as computeHash does.
+func hashParts(e *Entry, canonicalDetails []byte) (prefix, suffix []byte) {
+	prefix = append([]byte(domain), e.Tenant[:]...)
+	for _, s := range []string{e.Actor, e.ActorRole, e.Action, e.Subject} {
+		suffix = appendBytes(suffix, []byte(s))
+	}
+	return prefix, appendBytes(suffix, canonicalDetails)
 }
 
 func writeUint64(h hash.Hash, v uint64) {
@@ -90,13 +100,11 @@ func writeUint64(h hash.Hash, v uint64) {
 	h.Write(b[:])
 }
 
-// writeBytes writes b with its length in front. A PostgreSQL text or jsonb
-// value is at most 1 GB, so 32 bits always hold the length.
-func writeBytes(h hash.Hash, b []byte) {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(b)))
-	h.Write(n[:])
-	h.Write(b)
+// appendBytes appends b with its length in front. A PostgreSQL text or
+// jsonb value is at most 1 GB, so 32 bits always hold the length.
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(b)))
+	return append(dst, b...)
 }
 
 // validText is what a PostgreSQL text column accepts.
@@ -129,73 +137,78 @@ func Append(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, e Event) (Entry, e
 }
 
 // AppendAfter is Append that first runs the change it records: the
-// statements queued in change (with their result callbacks) go in the
-// same round trip as the lock of the chain head, which is queued onto
-// change, after which the entry is written. The error of a failing change is returned, wrapped, and nothing
-// is appended.
+// statements queued in change (with their result callbacks) and the entry
+// go in one round trip. The error of a failing change is returned, wrapped,
+// and nothing is appended.
 func AppendAfter(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, e Event, change *pgx.Batch) (Entry, error) {
-	switch {
-	case tenant == uuid.Nil:
-		return Entry{}, fmt.Errorf("%w: no tenant", ErrInvalid)
-	case e.Actor == "" || e.Action == "":
-		return Entry{}, fmt.Errorf("%w: actor and action are required", ErrInvalid)
-	case !validText(e.Actor) || !validText(e.ActorRole) || !validText(e.Action) || !validText(e.Subject):
-		return Entry{}, fmt.Errorf("%w: actor, role, action and subject must be UTF-8 without NUL", ErrInvalid)
-	}
-	details, err := e.canonicalDetails()
-	if err != nil {
-		return Entry{}, err
-	}
-	// Create or lock the head. ON CONFLICT DO UPDATE locks the newest
-	// version of the row, so a transaction that waited here reads the head
-	// its predecessor committed. The clock is read under the lock, so that
-	// "at" follows seq.
-	var (
-		headSeq  int64
-		headHash []byte
-		at       time.Time
-	)
 	if change == nil {
 		change = &pgx.Batch{}
 	}
-	change.Queue(`
-		INSERT INTO audit_heads AS h (tenant_id, seq, hash) VALUES ($1, 0, $2)
-		ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq
-		RETURNING h.seq, h.hash, clock_timestamp()`, tenant, make([]byte, sha256.Size)).
-		QueryRow(func(r pgx.Row) error { return r.Scan(&headSeq, &headHash, &at) })
+	entry, err := Queue(change, tenant, e)
+	if err != nil {
+		return Entry{}, err
+	}
 	// Close runs the statements in order, with their callbacks, and
 	// returns the first error.
 	if err := tx.SendBatch(ctx, change).Close(); err != nil {
 		return Entry{}, fmt.Errorf("audit %s: %w", e.Action, err)
 	}
-	entry := Entry{
+	return *entry, nil
+}
+
+// Queue queues the append of e onto b, after the statements already in it,
+// and returns the entry, which is filled in when b runs. b must run in the
+// tenant's scope: inside a transaction of store.InTenant or store.InScope,
+// or as a batch of its own that sets the scope first (store.TenantBatch),
+// which PostgreSQL runs as one implicit transaction, so the entry commits
+// with the statements before it or not at all.
+func Queue(b *pgx.Batch, tenant uuid.UUID, e Event) (*Entry, error) {
+	switch {
+	case tenant == uuid.Nil:
+		return nil, fmt.Errorf("%w: no tenant", ErrInvalid)
+	case e.Actor == "" || e.Action == "":
+		return nil, fmt.Errorf("%w: actor and action are required", ErrInvalid)
+	case !validText(e.Actor) || !validText(e.ActorRole) || !validText(e.Action) || !validText(e.Subject):
+		return nil, fmt.Errorf("%w: actor, role, action and subject must be UTF-8 without NUL", ErrInvalid)
+	}
+	details, err := e.canonicalDetails()
+	if err != nil {
+		return nil, err
+	}
+	entry := &Entry{
 		Tenant:    tenant,
-		Seq:       headSeq + 1,
 		ID:        uuid.New(),
-		At:        at.UTC().Truncate(time.Microsecond),
 		Actor:     e.Actor,
 		ActorRole: e.ActorRole,
 		Action:    e.Action,
 		Subject:   e.Subject,
 		Details:   details,
 	}
-	if len(headHash) != len(entry.PrevHash) {
-		return Entry{}, fmt.Errorf("audit %s: chain head hash has %d bytes", e.Action, len(headHash))
-	}
-	copy(entry.PrevHash[:], headHash)
-	entry.Hash = computeHash(&entry, details)
-
-	b := &pgx.Batch{}
-	b.Queue(`
-		INSERT INTO audit_log (tenant_id, seq, id, at, actor, actor_role, action, subject, details, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		entry.Tenant, entry.Seq, entry.ID, entry.At, entry.Actor, entry.ActorRole, entry.Action, entry.Subject,
-		string(details), entry.PrevHash[:], entry.Hash[:])
-	b.Queue(`UPDATE audit_heads SET seq = $2, hash = $3, updated_at = $4 WHERE tenant_id = $1`,
-		entry.Tenant, entry.Seq, entry.Hash[:], entry.At)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return Entry{}, fmt.Errorf("audit %s: %w", e.Action, err)
-	}
+	prefix, suffix := hashParts(entry, details)
+	// The database locks the head, reads the clock under the lock, hashes
+	// and writes (migration 0010); the hash is checked here against the
+	// encoding that Verify uses, so the two can never drift apart unseen.
+	b.Queue(`SELECT entry_seq, entry_at, entry_prev_hash, entry_hash
+		FROM dealdesk_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		tenant, entry.ID, e.Actor, e.ActorRole, e.Action, e.Subject, string(details), prefix, suffix).
+		QueryRow(func(r pgx.Row) error {
+			var at time.Time
+			var prev, hash []byte
+			if err := r.Scan(&entry.Seq, &at, &prev, &hash); err != nil {
+				return err
+			}
+			if len(prev) != len(entry.PrevHash) || len(hash) != len(entry.Hash) {
+				return fmt.Errorf("audit %s: the chain returned hashes of %d and %d bytes", e.Action, len(prev), len(hash))
+			}
+			entry.At = at.UTC()
+			copy(entry.PrevHash[:], prev)
+			copy(entry.Hash[:], hash)
+			if want := computeHash(entry, details); want != entry.Hash {
+				return fmt.Errorf("audit %s: the database hashed entry %d as %s, the audit encoding gives %s",
+					e.Action, entry.Seq, entry.Hash, want)
+			}
+			return nil
+		})
 	return entry, nil
 }
 

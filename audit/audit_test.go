@@ -458,3 +458,72 @@ func TestAppendAfterRunsTheChangeFirst(t *testing.T) {
 		t.Fatalf("after a failed change: %d entries, ok %v; want the one entry, intact", r.Entries, r.OK)
 	}
 }
+
+// TestQueueInATenantBatch appends through a batch of its own (one round
+// trip, one implicit transaction): the entry commits with the statements
+// before it, or not at all when one of them fails, and appends made this
+// way and inside transactions form one chain.
+func TestQueueInATenantBatch(t *testing.T) {
+	f := newFixture(t)
+	tenant := f.tenant("acme")
+	ctx := context.Background()
+	send := func(before string, ev audit.Event) (*audit.Entry, error) {
+		b, err := store.TenantBatch(tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Queue(before)
+		e, err := audit.Queue(b, tenant, ev)
+		if err != nil {
+			return nil, err
+		}
+		return e, f.db.Pool.SendBatch(ctx, b).Close()
+	}
+	f.append(tenant, 2)
+	ev := audit.Event{Actor: "key-1", ActorRole: "rep", Action: "generation.create", Subject: "gen-x",
+		Details: map[string]any{"text": "王总说要等财政拨款 \"quoted\" \\ back", "n": 1.5}}
+	e, err := send(`SELECT 1`, ev)
+	if err != nil {
+		t.Fatalf("Queue: %v", err)
+	}
+	if e.Seq != 3 || e.At.IsZero() || e.Hash == (audit.Hash{}) || e.PrevHash == (audit.Hash{}) {
+		t.Fatalf("entry after the batch = %+v, want seq 3 with its clock and hashes", e)
+	}
+	if _, err := send(`SELECT 1 / 0`, ev); err == nil || !strings.Contains(err.Error(), "division by zero") {
+		t.Fatalf("a failing statement before the entry: err = %v, want division by zero", err)
+	}
+	f.append(tenant, 1)
+	r := f.verify(tenant)
+	if !r.OK || r.Entries != 4 || r.HeadSeq != 4 {
+		t.Fatalf("chain after batch appends: %d entries, head %d, ok %v (%v); want 4, 4, intact", r.Entries, r.HeadSeq, r.OK, r.Problems)
+	}
+	err = store.InTenant(ctx, f.db.Pool, tenant, func(tx pgx.Tx) error {
+		got, err := audit.List(ctx, tx, audit.Filter{BeforeSeq: 5, Limit: 2}) // entries 4, 3
+		if err != nil {
+			return err
+		}
+		if got[1].Hash != e.Hash || !got[1].At.Equal(e.At) || got[0].PrevHash != e.Hash {
+			t.Errorf("stored entry 3 %s at %s, entry 4 links to %s; want %s at %s as Queue returned",
+				got[1].Hash, got[1].At, got[0].PrevHash, e.Hash, e.At)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	other := f.tenant("other")
+	b, err := store.TenantBatch(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit.Queue(b, tenant, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Pool.SendBatch(ctx, b).Close(); err == nil {
+		t.Fatal("a batch scoped to another tenant appended to acme's chain")
+	}
+	if r := f.verify(tenant); r.Entries != 4 || !r.OK {
+		t.Fatalf("acme's chain after another tenant's attempt: %d entries, ok %v", r.Entries, r.OK)
+	}
+}

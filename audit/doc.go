@@ -4,7 +4,10 @@
 // history is detectable.
 //
 // Append writes an entry inside the caller's transaction, so the entry
-// commits or rolls back with the change it records. Verify walks a tenant's
+// commits or rolls back with the change it records; Queue adds it to a
+// batch instead (one round trip with the change). The database function
+// dealdesk_audit_append takes the head's lock, reads the clock, hashes and
+// writes in one statement; the application checks the hash it returns. Verify walks a tenant's
 // chain in order and reports every broken link. PostgreSQL refuses UPDATE,
 // DELETE and TRUNCATE on the log (triggers, and the owner revokes those
 // privileges from itself); the chain catches what someone with owner rights

@@ -77,6 +77,21 @@ func ScopedBatch(s Scope) (*pgx.Batch, error) {
 	return b, nil
 }
 
+// TenantBatch starts a batch whose first statement sets the tenant scope,
+// as InTenant does, for writes whose statements all fit in one round trip.
+// Send it with SendBatch on a pool (never inside a transaction): the
+// pipeline is one implicit transaction, so its statements commit together
+// when the last one succeeds, and none does when one fails.
+func TenantBatch(tenant uuid.UUID) (*pgx.Batch, error) {
+	if tenant == uuid.Nil {
+		return nil, errors.New("store: tenant scope without a tenant")
+	}
+	sql, args := paramSettingsSQL([]string{"app.tenant_id", tenant.String()})
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	return b, nil
+}
+
 // settings validates the scope and returns its settings as name, value
 // pairs.
 func (s Scope) settings() ([]string, error) {
