@@ -48,7 +48,7 @@ func (c *Config) bindIngest(fs *flag.FlagSet) {
 
 func (c *Config) bindRetrieval(fs *flag.FlagSet) {
 	r := &c.Retrieval
-	fs.IntVar(&r.EfSearch, "hnsw-ef-search", 80, "HNSW candidate list per vector search (recall against speed)")
+	fs.IntVar(&r.EfSearch, "hnsw-ef-search", retrieval.DefaultEfSearch, "HNSW candidate list per vector search (recall against speed)")
 	fs.IntVar(&r.Candidates, "search-candidates", 50, "hits each search arm contributes to fusion")
 	fs.Float64Var(&r.RRFK, "rrf-k", 60, "k of reciprocal rank fusion, 1/(k+rank)")
 	fs.IntVar(&r.MaxScanTuples, "hnsw-max-scan-tuples", 20000, "bound of pgvector's iterative scan for filtered searches")

@@ -94,7 +94,7 @@ func BenchmarkIngestThroughput(b *testing.B) {
 		opts := []lcpgvector.Option{lcpgvector.WithConnectionURL(db.URL), lcpgvector.WithEmbedder(embedder),
 			lcpgvector.WithVectorDimensions(storetest.EmbedDim), lcpgvector.WithCollectionName("bench")}
 		if hnsw {
-			opts = append(opts, lcpgvector.WithHNSWIndex(16, 64, "vector_cosine_ops"))
+			opts = append(opts, lcpgvector.WithHNSWIndex(knowledge.DefaultIndexParams.M, knowledge.DefaultIndexParams.EfConstruction, "vector_cosine_ops"))
 		}
 		vs, err := lcpgvector.New(ctx, opts...)
 		if err != nil {

@@ -20,7 +20,7 @@ type IndexParams struct {
 
 // DefaultIndexParams are pgvector's defaults, which the migration uses and
 // which measured recall@10 of 0.98 or more at ef_search 80 (make bench).
-var DefaultIndexParams = IndexParams{M: 16, EfConstruction: 64}
+var DefaultIndexParams = IndexParams{M: 24, EfConstruction: 128}
 
 func (p IndexParams) ddl() string {
 	return fmt.Sprintf(`CREATE INDEX IF NOT EXISTS chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)`,

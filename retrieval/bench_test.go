@@ -41,57 +41,46 @@ func BenchmarkSearchAtScale(b *testing.B) {
 		b.Skip("set DEALDESK_BENCH_CHUNKS (make bench uses 1000000)")
 	}
 	ctx := context.Background()
-	db, drop, err := storetest.Create("search_at_scale")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if os.Getenv("DEALDESK_BENCH_KEEP") == "" {
-		defer func() { _ = drop() }()
-	} else {
-		b.Logf("keeping the corpus database: %s", db.URL)
-	}
-	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "bench", "")
-	if err != nil {
-		b.Fatal(err)
-	}
 	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
 	report := map[string]any{"chunks": n}
-
-	start := time.Now()
-	if err := loadSynthetic(ctx, db, tn.ID, emb, n); err != nil {
-		b.Fatal(err)
-	}
-	report["load_seconds"] = time.Since(start).Seconds()
-	start = time.Now()
-	// DEALDESK_BENCH_HNSW=m,ef_construction measures other build parameters.
-	params := knowledge.DefaultIndexParams
-	if v := os.Getenv("DEALDESK_BENCH_HNSW"); v != "" {
-		if _, err := fmt.Sscanf(v, "%d,%d", &params.M, &params.EfConstruction); err != nil {
-			b.Fatalf("DEALDESK_BENCH_HNSW=%q: want m,ef_construction", v)
+	var db *storetest.DB
+	var tenant uuid.UUID
+	if reuse := os.Getenv("DEALDESK_BENCH_DB"); reuse != "" {
+		// A corpus kept by an earlier run (DEALDESK_BENCH_KEEP=1): measure
+		// other search settings without loading and indexing again.
+		pool, err := store.Open(ctx, store.PoolConfig{URL: reuse})
+		if err != nil {
+			b.Fatal(err)
 		}
+		defer pool.Close()
+		db = &storetest.DB{Pool: pool, URL: reuse}
+		tn, err := auth.NewService(pool).TenantBySlug(ctx, "bench")
+		if err != nil {
+			b.Fatalf("DEALDESK_BENCH_DB: %v", err)
+		}
+		tenant = tn.ID
+		report["reused"] = true
+	} else {
+		var drop func() error
+		var err error
+		db, drop, err = storetest.Create("search_at_scale")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if os.Getenv("DEALDESK_BENCH_KEEP") == "" {
+			defer func() { _ = drop() }()
+		} else {
+			b.Logf("keeping the corpus database (DEALDESK_BENCH_DB=%s reuses it)", db.URL)
+		}
+		tenant = buildCorpus(b, ctx, db, emb, n, report)
 	}
-	report["hnsw_m"], report["hnsw_ef_construction"] = params.M, params.EfConstruction
-	if _, err := knowledge.RebuildVectorIndex(ctx, db.Pool, params); err != nil {
-		b.Fatal(err)
-	}
-	report["index_build_seconds"] = time.Since(start).Seconds()
-	var indexSize, tableSize int64
-	if err := db.Pool.QueryRow(ctx, `SELECT pg_relation_size('chunks_embedding'), pg_total_relation_size('chunks')`).Scan(&indexSize, &tableSize); err != nil {
-		b.Fatal(err)
-	}
-	report["index_mb"], report["table_total_mb"] = indexSize>>20, tableSize>>20
-	if _, err := db.Pool.Exec(ctx, `VACUUM ANALYZE chunks`); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("loaded %d chunks in %.0fs, HNSW built in %.0fs (%d MB; table with indexes %d MB)",
-		n, report["load_seconds"], report["index_build_seconds"], indexSize>>20, tableSize>>20)
 
 	r := rand.New(rand.NewPCG(99, 99))
 	queries := make([]string, 200)
 	for i := range queries {
 		queries[i] = knowledgetest.Passage(r, 2)
 	}
-	scope := store.Scope{Tenant: tn.ID, Role: "admin"}
+	scope := store.Scope{Tenant: tenant, Role: "admin"}
 	rare := retrieval.Filters{Tags: []string{"rare"}}
 
 	// Recall of the index against exact search, per ef_search.
@@ -99,8 +88,8 @@ func BenchmarkSearchAtScale(b *testing.B) {
 	exactRare := map[string]truth{}
 	const truthQueries = 50 // each exact search scans every chunk
 	for _, q := range queries[:truthQueries] {
-		exact[q] = exactTop(b, ctx, db, tn.ID, emb, q, "")
-		exactRare[q] = exactTop(b, ctx, db, tn.ID, emb, q, "rare")
+		exact[q] = exactTop(b, ctx, db, tenant, emb, q, "")
+		exactRare[q] = exactTop(b, ctx, db, tenant, emb, q, "rare")
 	}
 	type row struct {
 		EfSearch  int     `json:"ef_search"`
@@ -114,7 +103,26 @@ func BenchmarkSearchAtScale(b *testing.B) {
 		SearchFor string  `json:"-"`
 	}
 	var rows []row
-	for _, ef := range []int{40, 80, 120, 200} {
+	efs := []int{80, 200, 400}
+	if v := os.Getenv("DEALDESK_BENCH_EF"); v != "" { // e.g. 200,400,800
+		efs = nil
+		for _, f := range strings.Split(v, ",") {
+			ef, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || ef < 1 {
+				b.Fatalf("DEALDESK_BENCH_EF=%q: want ef_search values separated by commas", v)
+			}
+			efs = append(efs, ef)
+		}
+	}
+	// One untimed pass first, so that every row measures a warm index
+	// rather than the first row paying for the cold cache.
+	warm := retrieval.NewSearcher(db.Pool, emb, retrieval.Config{EfSearch: efs[0], Candidates: 10})
+	for _, q := range queries {
+		if _, err := warm.Search(ctx, retrieval.Query{Text: q, Scope: scope, K: 10, Mode: retrieval.Vector}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, ef := range efs {
 		s := retrieval.NewSearcher(db.Pool, emb, retrieval.Config{EfSearch: ef, Candidates: 10})
 		for _, filtered := range []bool{false, true} {
 			f, truth, name := retrieval.Filters{}, exact, "none"
@@ -160,7 +168,7 @@ func BenchmarkSearchAtScale(b *testing.B) {
 			hits += len(res.Hits)
 		}
 		p50, p99 := percentiles(lat)
-		rows = append(rows, row{EfSearch: 80, Filter: name, Mode: "hybrid", P50ms: p50, P99ms: p99, AvgHits: float64(hits) / float64(len(queries))})
+		rows = append(rows, row{EfSearch: retrieval.DefaultEfSearch, Filter: name, Mode: "hybrid", P50ms: p50, P99ms: p99, AvgHits: float64(hits) / float64(len(queries))})
 	}
 	var out strings.Builder
 	// recall@10 counts a hit whose distance is within the 10th true
@@ -181,6 +189,44 @@ func BenchmarkSearchAtScale(b *testing.B) {
 		j, _ := json.MarshalIndent(report, "", "  ")
 		_ = os.WriteFile(path, j, 0o644)
 	}
+}
+
+// buildCorpus creates the bench tenant, loads n synthetic chunks and builds
+// the HNSW index, recording the times and sizes in report.
+func buildCorpus(b *testing.B, ctx context.Context, db *storetest.DB, emb *providers.OfflineEmbedder, n int, report map[string]any) uuid.UUID {
+	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "bench", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := loadSynthetic(ctx, db, tn.ID, emb, n); err != nil {
+		b.Fatal(err)
+	}
+	report["load_seconds"] = time.Since(start).Seconds()
+	start = time.Now()
+	// DEALDESK_BENCH_HNSW=m,ef_construction measures other build parameters.
+	params := knowledge.DefaultIndexParams
+	if v := os.Getenv("DEALDESK_BENCH_HNSW"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d,%d", &params.M, &params.EfConstruction); err != nil {
+			b.Fatalf("DEALDESK_BENCH_HNSW=%q: want m,ef_construction", v)
+		}
+	}
+	report["hnsw_m"], report["hnsw_ef_construction"] = params.M, params.EfConstruction
+	if _, err := knowledge.RebuildVectorIndex(ctx, db.Pool, params); err != nil {
+		b.Fatal(err)
+	}
+	report["index_build_seconds"] = time.Since(start).Seconds()
+	var indexSize, tableSize int64
+	if err := db.Pool.QueryRow(ctx, `SELECT pg_relation_size('chunks_embedding'), pg_total_relation_size('chunks')`).Scan(&indexSize, &tableSize); err != nil {
+		b.Fatal(err)
+	}
+	report["index_mb"], report["table_total_mb"] = indexSize>>20, tableSize>>20
+	if _, err := db.Pool.Exec(ctx, `VACUUM ANALYZE chunks`); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d chunks in %.0fs, HNSW built in %.0fs (%d MB; table with indexes %d MB)",
+		n, report["load_seconds"], report["index_build_seconds"], indexSize>>20, tableSize>>20)
+	return tn.ID
 }
 
 func percentiles(lat []time.Duration) (p50, p99 float64) {

