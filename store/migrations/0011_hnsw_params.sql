@@ -9,11 +9,12 @@
 -- rebuilding it would hold the table's lock for minutes inside this
 -- migration: rebuild it when convenient with
 --   dealdesk reindex --hnsw-m 24 --hnsw-ef-construction 128
--- (reltuples, not count(*): row-level security hides every row from a
--- migration, and the estimate is all the decision needs.)
+-- Small means under 200 MB of rows (about 100,000 chunks). The size, not
+-- count(*), which row-level security makes 0 for a migration, nor
+-- reltuples, which stays -1 until the table is first analyzed.
 DO $$
 BEGIN
-	IF (SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass) < 100000 THEN
+	IF pg_table_size('chunks') < 200 * 1024 * 1024 THEN
 		DROP INDEX IF EXISTS chunks_embedding;
 		CREATE INDEX chunks_embedding ON chunks USING hnsw (embedding vector_cosine_ops) WITH (m = 24, ef_construction = 128);
 	ELSE
