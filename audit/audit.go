@@ -69,6 +69,12 @@ const domain = "dealdesk.audit.v1"
 // the package documentation for the encoding).
 func computeHash(e *Entry, canonicalDetails []byte) Hash {
 	prefix, suffix := hashParts(e, canonicalDetails)
+	return chainHash(e, prefix, suffix)
+}
+
+// chainHash is the hash of e's message from its parts (see hashParts) and
+// its place in the chain: seq, id, at and prev_hash.
+func chainHash(e *Entry, prefix, suffix []byte) Hash {
 	h := sha256.New()
 	h.Write(prefix)
 	writeUint64(h, uint64(e.Seq))
@@ -203,7 +209,7 @@ func Queue(b *pgx.Batch, tenant uuid.UUID, e Event) (*Entry, error) {
 			entry.At = at.UTC()
 			copy(entry.PrevHash[:], prev)
 			copy(entry.Hash[:], hash)
-			if want := computeHash(entry, details); want != entry.Hash {
+			if want := chainHash(entry, prefix, suffix); want != entry.Hash {
 				return fmt.Errorf("audit %s: the database hashed entry %d as %s, the audit encoding gives %s",
 					e.Action, entry.Seq, entry.Hash, want)
 			}

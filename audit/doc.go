@@ -7,14 +7,15 @@
 // commits or rolls back with the change it records; Queue adds it to a
 // batch instead (one round trip with the change). The database function
 // dealdesk_audit_append takes the head's lock, reads the clock, hashes and
-// writes in one statement; the application checks the hash it returns. Verify walks a tenant's
-// chain in order and reports every broken link. PostgreSQL refuses UPDATE,
-// DELETE and TRUNCATE on the log (triggers, and the owner revokes those
-// privileges from itself); the chain catches what someone with owner rights
-// does after undoing that. The chain has no secret: someone who can rewrite
-// the table can also recompute every hash after the row they changed. Copy
-// the head hash that `dealdesk audit verify` prints to somewhere the database
-// owner cannot write (a ticket, a log sink, a signed commit) to anchor it.
+// writes in one statement; the application checks the hash it returns.
+// Verify walks a tenant's chain in order and reports every broken link.
+// PostgreSQL refuses UPDATE, DELETE and TRUNCATE on the log (triggers, and
+// the owner revokes those privileges from itself); the chain catches what
+// someone with owner rights does after undoing that. The chain has no
+// secret: someone who can rewrite the table can also recompute every hash
+// after the row they changed. Copy the head hash that `dealdesk audit
+// verify` prints to somewhere the database owner cannot write (a ticket, a
+// log sink, a signed commit) to anchor it.
 //
 // # Chain
 //

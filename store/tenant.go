@@ -24,10 +24,20 @@ var _ Beginner = (*pgxpool.Pool)(nil)
 // transaction-locally so that it can never leak to the next user of the
 // pooled connection. The transaction commits when fn returns nil.
 func InTenant(ctx context.Context, db Beginner, tenant uuid.UUID, fn func(pgx.Tx) error) error {
-	if tenant == uuid.Nil {
-		return errors.New("store: tenant scope without a tenant")
+	pairs, err := tenantSettings(tenant)
+	if err != nil {
+		return err
 	}
-	return inSettingsTx(ctx, db, []string{"app.tenant_id", tenant.String()}, fn)
+	return inSettingsTx(ctx, db, pairs, fn)
+}
+
+// tenantSettings validates a tenant and returns its scope setting as a
+// name, value pair.
+func tenantSettings(tenant uuid.UUID) ([]string, error) {
+	if tenant == uuid.Nil {
+		return nil, errors.New("store: tenant scope without a tenant")
+	}
+	return []string{"app.tenant_id", tenant.String()}, nil
 }
 
 // Scope is a caller's view of a tenant: the regions it may see (empty: all)
@@ -71,10 +81,7 @@ func ScopedBatch(s Scope) (*pgx.Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	sql, args := paramSettingsSQL(pairs)
-	b := &pgx.Batch{}
-	b.Queue(sql, args...)
-	return b, nil
+	return settingsBatch(pairs), nil
 }
 
 // TenantBatch starts a batch whose first statement sets the tenant scope,
@@ -83,13 +90,19 @@ func ScopedBatch(s Scope) (*pgx.Batch, error) {
 // pipeline is one implicit transaction, so its statements commit together
 // when the last one succeeds, and none does when one fails.
 func TenantBatch(tenant uuid.UUID) (*pgx.Batch, error) {
-	if tenant == uuid.Nil {
-		return nil, errors.New("store: tenant scope without a tenant")
+	pairs, err := tenantSettings(tenant)
+	if err != nil {
+		return nil, err
 	}
-	sql, args := paramSettingsSQL([]string{"app.tenant_id", tenant.String()})
+	return settingsBatch(pairs), nil
+}
+
+// settingsBatch starts a batch whose first statement sets pairs.
+func settingsBatch(pairs []string) *pgx.Batch {
+	sql, args := paramSettingsSQL(pairs)
 	b := &pgx.Batch{}
 	b.Queue(sql, args...)
-	return b, nil
+	return b
 }
 
 // settings validates the scope and returns its settings as name, value
@@ -98,15 +111,15 @@ func (s Scope) settings() ([]string, error) {
 	if s.Role == "" {
 		return nil, errors.New("store: caller scope without a role")
 	}
-	if s.Tenant == uuid.Nil {
-		return nil, errors.New("store: tenant scope without a tenant")
+	pairs, err := tenantSettings(s.Tenant)
+	if err != nil {
+		return nil, err
 	}
 	key := ""
 	if s.KeyID != uuid.Nil {
 		key = s.KeyID.String()
 	}
-	return []string{"app.tenant_id", s.Tenant.String(), "app.role", s.Role,
-		"app.regions", strings.Join(s.Regions, ","), "app.key_id", key}, nil
+	return append(pairs, "app.role", s.Role, "app.regions", strings.Join(s.Regions, ","), "app.key_id", key), nil
 }
 
 // WithSetting runs fn in a transaction with one extra transaction-local
