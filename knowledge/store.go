@@ -368,11 +368,13 @@ func writeDocument(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, d *docRow, 
 	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO chunks (tenant_id, document_id, ordinal, text, heading_path, page, token_count, overlap,
-			kind, region, industry, customer, doc_date, tags, access_regions, access_roles, embedding, lex)
+			kind, region, industry, customer, doc_date, tags, access_regions, access_roles, embedding, lex, lex_positions)
 		SELECT $1, $2, s.ordinal, s.text, s.heading_path, s.page, s.token_count, s.overlap,
 			d.kind, d.region, d.industry, d.customer, d.doc_date, d.tags, d.access_regions, d.access_roles,
-			s.embedding, to_tsvector('`+TextSearchConfig+`', s.lex_text)
-		FROM chunk_stage s, documents d WHERE d.id = $2`, tenant, d.id)
+			s.embedding, t.lex, dealdesk_lex_positions(t.lex)
+		-- OFFSET 0 keeps the planner from inlining to_tsvector twice.
+		FROM chunk_stage s CROSS JOIN LATERAL (SELECT to_tsvector('`+TextSearchConfig+`', s.lex_text) AS lex OFFSET 0) t, documents d
+		WHERE d.id = $2`, tenant, d.id)
 	if err != nil {
 		return fmt.Errorf("insert chunks: %w", err)
 	}

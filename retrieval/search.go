@@ -379,10 +379,16 @@ func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (
 		if len(words.all) > 1 {
 			// Chunks are found by their content words (a function word
 			// would match nearly every chunk) and ranked by all the words.
-			anyContent, anyWord := tsq(words.content, " | "), tsq(words.all, " | ")
+			anyContent := tsq(words.content, " | ")
+			var rank string
+			if singleTokens(words.all) {
+				rank = orRankCD(arg(strings.Join(words.all, " ")))
+			} else {
+				rank = "ts_rank_cd(lex, " + tsq(words.all, " | ") + ", 1)"
+			}
 			ctes = append(ctes, `lo AS (
-				SELECT id, ts_rank_cd(lex, `+anyWord+`, 1) AS score FROM (
-					SELECT id, lex FROM chunks WHERE lex @@ `+anyContent+` AND `+where+` LIMIT `+strconv.Itoa(lexicalCap)+`
+				SELECT id, `+rank+` AS score FROM (
+					SELECT id, lex, lex_positions FROM chunks WHERE lex @@ `+anyContent+` AND `+where+` LIMIT `+strconv.Itoa(lexicalCap)+`
 				) c WHERE (SELECT count(*) FROM la) < `+nArg+` AND id NOT IN (SELECT id FROM la)
 				ORDER BY score DESC, id LIMIT `+nArg+`)`)
 			lexical += " UNION ALL SELECT id, score, 1 FROM lo"
@@ -424,6 +430,36 @@ func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (
 		FROM f CROSS JOIN LATERAL (SELECT * FROM chunks WHERE id = f.id OFFSET 0) c
 		JOIN documents d ON d.id = c.document_id
 		ORDER BY f.score DESC, f.id`, args
+}
+
+// orRankCD renders ts_rank_cd(lex, w1 | w2 | ..., 1) for the words in the
+// parameter words (space-separated) without calling it. ts_rank_cd sums,
+// over the query's covers, the cover's weight over its noise; for a query
+// of single words joined by OR every cover is one matching position, of
+// weight 0.1 (D, the weight of every lexeme in lex) and no noise, so the
+// rank is 0.1 × (positions of the query's lexemes) / ln(1 + positions in
+// the chunk), rounded to float4 like ts_rank_cd's result. That takes one
+// filtered copy of the tsvector instead of ts_rank_cd's walk over the
+// query for every matching position (about 8x cheaper for a 25-word
+// query). TestOrRankMatchesTsRankCD checks the identity on the demo corpus.
+func orRankCD(words string) string {
+	lexemes := "(SELECT tsvector_to_array(to_tsvector('" + knowledge.TextSearchConfig + "', " + words + "::text)))"
+	matched := "(SELECT coalesce(sum(cardinality(u.positions)), 0) FROM unnest(ts_filter(setweight(setweight(lex, 'D'), 'A', " +
+		lexemes + "), '{a}')) u)"
+	return "(0.1::float4::float8 * " + matched + " / ln(1 + greatest(coalesce(lex_positions, dealdesk_lex_positions(lex)), 1)))::float4"
+}
+
+// singleTokens reports whether PostgreSQL's parser reads each word as one
+// token, as orRankCD needs: a word with '.', '-' or '_' inside (v2.0,
+// follow-up) may become several tokens, which to_tsquery joins by phrase
+// operators, and phrase covers span several positions.
+func singleTokens(words []string) bool {
+	for _, w := range words {
+		if strings.ContainsAny(w, ".-_") {
+			return false
+		}
+	}
+	return true
 }
 
 // terms are a query's words for the lexical arm: all its distinct words,

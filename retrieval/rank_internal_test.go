@@ -1,0 +1,114 @@
+package retrieval
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/providers"
+	"github.com/dealdesk/dealdesk/store"
+	"github.com/dealdesk/dealdesk/store/storetest"
+)
+
+// TestOrRankMatchesTsRankCD checks orRankCD's identity: over every demo
+// chunk that matches, for every labelled query of the relevance set and a
+// few long task-like ones, it equals ts_rank_cd(lex, w1 | w2 | ..., 1)
+// exactly, whether lex_positions was stored at ingest or is computed on the
+// fly (NULL, as for rows older than the column).
+func TestOrRankMatchesTsRankCD(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.New(t)
+	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "demo", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := knowledge.NewStore(db.Pool, providers.NewOfflineEmbedder(storetest.EmbedDim), knowledge.StoreOptions{})
+	sub, err := fs.Sub(knowledge.DemoFS, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := knowledge.FilesIn(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := st.IngestFiles(ctx, tn.ID, files, 2, nil); sum.Failed > 0 || sum.Chunks == 0 {
+		t.Fatalf("demo: %+v", sum)
+	}
+
+	raw, err := os.ReadFile("testdata/relevance.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{
+		"南京市江宁区数据局 总经理 1 月 20 日交流会后跟进；客户关注专项债审计合规和授权运营收益结算。",
+		"price objection competitor quoted 20% lower after the POC, video analytics, 视频解析 价格 偏高",
+		"the and of 的 和",
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s+query: "(.*)"\s*$`).FindAllStringSubmatch(string(raw), -1) {
+		queries = append(queries, m[1])
+	}
+	if len(queries) < 100 {
+		t.Fatalf("read %d queries from the relevance set", len(queries))
+	}
+
+	err = store.InTenant(ctx, db.Pool, tn.ID, func(tx pgx.Tx) error {
+		var missing int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE lex_positions IS DISTINCT FROM dealdesk_lex_positions(lex)`).Scan(&missing); err != nil {
+			return err
+		}
+		if missing > 0 {
+			t.Errorf("%d chunks stored without their lex_positions", missing)
+		}
+		fast, checked, ranked := 0, 0, 0
+		for _, q := range queries {
+			words := queryWords(q)
+			if len(words.all) == 0 {
+				continue
+			}
+			if !singleTokens(words.all) {
+				continue
+			}
+			fast++
+			for _, table := range []string{"chunks", "(SELECT lex, NULL::integer AS lex_positions FROM chunks) chunks"} {
+				var n, differ, positive int
+				var worst float64
+				err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE want IS DISTINCT FROM got), count(*) FILTER (WHERE want > 0),
+						coalesce(max(abs(want - got)), 0)
+					FROM (SELECT ts_rank_cd(lex, to_tsquery('english', $1), 1) AS want, `+orRankCD("$2")+` AS got
+						FROM `+table+` WHERE lex @@ to_tsquery('english', $1)) x`,
+					lexemes(words.all, " | "), strings.Join(words.all, " ")).Scan(&n, &differ, &positive, &worst)
+				if err != nil {
+					return err
+				}
+				if differ > 0 {
+					t.Errorf("query %q over %s: %d of %d ranks differ from ts_rank_cd (by up to %g)", q, table, differ, n, worst)
+				}
+				checked += n
+				ranked += positive
+			}
+		}
+		if fast < 90 || ranked == 0 {
+			t.Fatalf("only %d queries took the fast path, %d positive ranks", fast, ranked)
+		}
+		t.Logf("%d queries, %d ranks compared, %d positive", fast, checked, ranked)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSingleTokens(t *testing.T) {
+	for words, want := range map[string]bool{"数据局 信创 x86 5g café": true, "follow-up": false, "v2.0": false, "snake_case": false} {
+		if got := singleTokens(queryWords(words).all); got != want {
+			t.Errorf("singleTokens(%q) = %v, want %v", words, got, want)
+		}
+	}
+}
