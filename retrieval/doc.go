@@ -1,8 +1,9 @@
 // Package retrieval finds the knowledge every assistant task stands on. One
 // Search serves them all: a vector arm (cosine distance on an HNSW index,
 // with pgvector's iterative index scans so that filtered queries still
-// return k hits) and a lexical arm (ts_rank_cd over tsvectors of
-// Chinese-segmented, English-stemmed text) fused with reciprocal rank
+// return k hits) and a lexical arm (ts_rank_cd's cover density over
+// tsvectors of Chinese-segmented, English-stemmed text; see orRankCD for
+// how the any-word form computes it cheaply) fused with reciprocal rank
 // fusion, optionally diversified with MMR, and packed into a token budget
 // for prompts.
 //
