@@ -2,7 +2,6 @@ package assistant_test
 
 import (
 	"context"
-	"io/fs"
 	"log/slog"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/retrieval"
@@ -33,13 +33,8 @@ func BenchmarkRunEmailDraft(b *testing.B) {
 		b.Fatal(err)
 	}
 	ks := knowledge.NewStore(db.Pool, models.Embedder, knowledge.StoreOptions{})
-	sub, _ := fs.Sub(knowledge.DemoFS, "demo")
-	files, err := knowledge.FilesIn(sub)
-	if err != nil {
+	if _, err := knowledgetest.IngestDemo(ctx, ks, tn.ID); err != nil {
 		b.Fatal(err)
-	}
-	if sum := ks.IngestFiles(ctx, tn.ID, files, 2, nil); sum.Failed > 0 {
-		b.Fatalf("demo: %+v", sum)
 	}
 	reg, err := prompts.Load()
 	if err != nil {

@@ -2,7 +2,6 @@ package retrieval
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"regexp"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/store"
 	"github.com/dealdesk/dealdesk/store/storetest"
@@ -30,16 +30,8 @@ func TestOrRankMatchesTsRankCD(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := knowledge.NewStore(db.Pool, providers.NewOfflineEmbedder(storetest.EmbedDim), knowledge.StoreOptions{})
-	sub, err := fs.Sub(knowledge.DemoFS, "demo")
-	if err != nil {
+	if _, err := knowledgetest.IngestDemo(ctx, st, tn.ID); err != nil {
 		t.Fatal(err)
-	}
-	files, err := knowledge.FilesIn(sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum := st.IngestFiles(ctx, tn.ID, files, 2, nil); sum.Failed > 0 || sum.Chunks == 0 {
-		t.Fatalf("demo: %+v", sum)
 	}
 
 	raw, err := os.ReadFile("testdata/relevance.yaml")

@@ -126,8 +126,8 @@ const DefaultEfSearch = 400
 // measurements in make bench (see README).
 type Config struct {
 	// EfSearch is hnsw.ef_search: the candidate list of the HNSW scan
-	// (default 400: with the default index, recall@10 0.95-0.96 at p50
-	// 3.7-5.9 ms over 1,000,000 chunks across three builds in make bench;
+	// (default 400: with the default index, recall@10 0.942-0.96 at p50
+	// 3.7-5.9 ms over 1,000,000 chunks across four builds in make bench;
 	// the m 16 index it replaced stayed under 0.94 even at 800). Higher is
 	// slower and closer to exact.
 	EfSearch int
