@@ -103,7 +103,7 @@ func BenchmarkSearchAtScale(b *testing.B) {
 		SearchFor string  `json:"-"`
 	}
 	var rows []row
-	efs := []int{80, 200, 400}
+	efs := []int{100, 200, 250, 300, 400}
 	if v := os.Getenv("DEALDESK_BENCH_EF"); v != "" { // e.g. 200,400,800
 		efs = nil
 		for _, f := range strings.Split(v, ",") {

@@ -120,16 +120,16 @@ type Result struct {
 var ErrInvalidQuery = errors.New("invalid query")
 
 // DefaultEfSearch is the default hnsw.ef_search (see Config.EfSearch).
-const DefaultEfSearch = 400
+const DefaultEfSearch = 250
 
 // Config tunes the searcher. Zero values take the defaults, chosen from the
 // measurements in make bench (see README).
 type Config struct {
 	// EfSearch is hnsw.ef_search: the candidate list of the HNSW scan
-	// (default 400: with the default index, recall@10 0.942-0.96 at p50
-	// 3.7-5.9 ms over 1,000,000 chunks across four builds in make bench;
-	// the m 16 index it replaced stayed under 0.94 even at 800). Higher is
-	// slower and closer to exact.
+	// (default 250: with the default index over 1,000,000 chunks in make
+	// bench, recall@10 0.970 at p50 4.4 ms; across two builds 200 gave
+	// 0.956-0.962 at 4.2-4.3 ms and 300 0.966-0.974 at 4.5-4.9 ms). Higher
+	// is slower and closer to exact.
 	EfSearch int
 	// Candidates is how many hits each arm contributes to fusion (default
 	// 50, at least K).
