@@ -19,8 +19,8 @@ type IndexParams struct {
 }
 
 // DefaultIndexParams are the parameters migration 0013 builds the index
-// with. Over 1,000,000 chunks in make bench two builds reached recall@10
-// 0.956-0.962 at ef_search 200 and 0.966-0.974 at 300 (p50 4.2-4.9 ms);
+// with. Over 1,000,000 chunks in make bench they reached recall@10
+// 0.970-0.976 at ef_search 250 (p50 4.2-4.4 ms) in two builds;
 // m 24 / ef_construction 128 gave 0.942-0.96 at ef_search 400 across four
 // builds, and pgvector's defaults (m 16, ef_construction 64) stayed under
 // 0.94 at any ef_search.

@@ -127,9 +127,9 @@ const DefaultEfSearch = 250
 type Config struct {
 	// EfSearch is hnsw.ef_search: the candidate list of the HNSW scan
 	// (default 250: with the default index over 1,000,000 chunks in make
-	// bench, recall@10 0.970 at p50 4.4 ms; across two builds 200 gave
-	// 0.956-0.962 at 4.2-4.3 ms and 300 0.966-0.974 at 4.5-4.9 ms). Higher
-	// is slower and closer to exact.
+	// bench, recall@10 0.970-0.976 at p50 4.2-4.4 ms in two builds; across
+	// three builds 200 gave 0.948-0.962 and 300 0.966-0.978 at 4.4-4.9 ms).
+	// Higher is slower and closer to exact.
 	EfSearch int
 	// Candidates is how many hits each arm contributes to fusion (default
 	// 50, at least K).
