@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io/fs"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,24 +15,15 @@ import (
 	"github.com/dealdesk/dealdesk/assistant/trust"
 	"github.com/dealdesk/dealdesk/audit"
 	"github.com/dealdesk/dealdesk/auth"
-	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/store"
 )
 
 // loadDemo ingests the demo knowledge base into the harness tenant.
 func (h *harness) loadDemo() {
 	h.t.Helper()
-	sub, err := fs.Sub(knowledge.DemoFS, "demo")
-	if err != nil {
+	if _, err := knowledgetest.IngestDemo(context.Background(), h.kstore, h.tenant.ID); err != nil {
 		h.t.Fatal(err)
-	}
-	files, err := knowledge.FilesIn(sub)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	sum := h.kstore.IngestFiles(context.Background(), h.tenant.ID, files, 2, nil)
-	if sum.Failed > 0 {
-		h.t.Fatalf("demo ingest: %+v", sum)
 	}
 }
 

@@ -3,7 +3,6 @@ package evals
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/retrieval"
@@ -75,16 +75,8 @@ func loadDemo() (*demoEnv, error) {
 		return nil, err
 	}
 	kstore := knowledge.NewStore(db.Pool, models.Embedder, knowledge.StoreOptions{Logger: slog.New(slog.DiscardHandler)})
-	sub, err := fs.Sub(knowledge.DemoFS, "demo")
-	if err != nil {
+	if _, err := knowledgetest.IngestDemo(ctx, kstore, t.ID); err != nil {
 		return nil, err
-	}
-	files, err := knowledge.FilesIn(sub)
-	if err != nil {
-		return nil, err
-	}
-	if sum := kstore.IngestFiles(ctx, t.ID, files, 4, nil); sum.Failed > 0 {
-		return nil, fmt.Errorf("demo ingest: %+v", sum)
 	}
 	registry, err := prompts.Load()
 	if err != nil {

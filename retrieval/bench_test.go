@@ -380,7 +380,7 @@ func loadSynthetic(ctx context.Context, db *storetest.DB, tenant uuid.UUID, emb 
 			}
 			_, err = tx.Exec(ctx, `INSERT INTO chunks (tenant_id, document_id, ordinal, text, token_count, kind, region, tags, embedding, lex, lex_positions)
 				SELECT $1, s.doc, s.ord, s.text, 60, 'tender', d.region, s.tags, s.emb, t.lex, dealdesk_lex_positions(t.lex)
-				FROM stage s CROSS JOIN LATERAL (SELECT to_tsvector('english', s.lex) AS lex OFFSET 0) t JOIN documents d ON d.id = s.doc`, tenant)
+				FROM stage s CROSS JOIN LATERAL (SELECT to_tsvector('`+knowledge.TextSearchConfig+`', s.lex) AS lex OFFSET 0) t JOIN documents d ON d.id = s.doc`, tenant)
 			return err
 		})
 		if err != nil {

@@ -3,7 +3,6 @@ package retrieval_test
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/store"
@@ -95,22 +95,8 @@ func loadDemo() (*demo, error) {
 	}
 	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
 	st := knowledge.NewStore(db.Pool, emb, knowledge.StoreOptions{})
-	sub, err := fs.Sub(knowledge.DemoFS, "demo")
-	if err != nil {
+	if _, err := knowledgetest.IngestDemo(ctx, st, tn.ID); err != nil {
 		return nil, err
-	}
-	files, err := knowledge.FilesIn(sub)
-	if err != nil {
-		return nil, err
-	}
-	var failed []string
-	st.IngestFiles(ctx, tn.ID, files, 2, func(r knowledge.FileResult) {
-		if r.Err != nil {
-			failed = append(failed, r.Err.Error())
-		}
-	})
-	if len(failed) > 0 {
-		return nil, fmt.Errorf("demo load: %s", strings.Join(failed, "; "))
 	}
 	d := &demo{db: db, tenant: tn.ID, s: retrieval.NewSearcher(db.Pool, emb, retrieval.Config{LexicalTimeout: 10 * time.Second})}
 	err = store.InTenant(ctx, db.Pool, tn.ID, func(tx pgxTx) error {

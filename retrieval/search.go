@@ -463,9 +463,9 @@ func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (
 // query for every matching position (about 8x cheaper for a 25-word
 // query). TestOrRankMatchesTsRankCD checks the identity on the demo corpus.
 func orRankCD(words string) string {
-	lexemes := "(SELECT tsvector_to_array(to_tsvector('" + knowledge.TextSearchConfig + "', " + words + "::text)))"
+	queryLexemes := "(SELECT tsvector_to_array(to_tsvector('" + knowledge.TextSearchConfig + "', " + words + "::text)))"
 	matched := "(SELECT coalesce(sum(cardinality(u.positions)), 0) FROM unnest(ts_filter(setweight(setweight(lex, 'D'), 'A', " +
-		lexemes + "), '{a}')) u)"
+		queryLexemes + "), '{a}')) u)"
 	return "(0.1::float4::float8 * " + matched + " / ln(1 + greatest(coalesce(lex_positions, dealdesk_lex_positions(lex)), 1)))::float4"
 }
 
