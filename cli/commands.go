@@ -36,6 +36,7 @@ func serveCommand() boundCommand {
 	cfg.bindRetrieval(c.fs)
 	cfg.bindAssistant(c.fs)
 	autoMigrate := c.fs.Bool("auto-migrate", true, "apply pending migrations at start (off: refuse to start until `dealdesk migrate` ran)")
+	debugAddr := c.fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (empty: off)")
 	c.configFlagsDone()
 	c.run = func(e *env, args []string) error {
 		if len(args) > 0 {
@@ -90,6 +91,13 @@ func serveCommand() boundCommand {
 			Evals: evals.NewService(evals.Deps{Assistant: tasks, Models: models, Knowledge: kstore}, pool, 0, e.log.With("component", "evals"))})
 		if err != nil {
 			return err
+		}
+		if *debugAddr != "" {
+			stop, err := serveDebug(e.ctx, *debugAddr, e.log)
+			if err != nil {
+				return fmt.Errorf("debug server: %w", err)
+			}
+			defer stop()
 		}
 		workers := make(chan struct{})
 		go func() {
