@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -149,26 +150,32 @@ func BenchmarkSearchAtScale(b *testing.B) {
 				AvgHits: float64(hits) / float64(len(queries))})
 		}
 	}
-	// Hybrid at the default settings.
-	s := retrieval.NewSearcher(db.Pool, emb, retrieval.Config{})
-	for _, filtered := range []bool{false, true} {
-		f, name := retrieval.Filters{}, "none"
-		if filtered {
-			f, name = rare, "tag 1%"
-		}
-		var lat []time.Duration
-		hits := 0
-		for _, q := range queries {
-			t0 := time.Now()
-			res, err := s.Search(ctx, retrieval.Query{Text: q, Scope: scope, K: 10, Filters: f})
-			if err != nil {
-				b.Fatal(err)
+	// Hybrid at the default settings, then with either kind of plan forced
+	// (the default picks by the table's size: Config.GenericPlanMaxChunks).
+	for _, plans := range []struct {
+		mode string
+		max  int
+	}{{"hybrid", 0}, {"hybrid/cust", -1}, {"hybrid/gen", math.MaxInt32}} {
+		s := retrieval.NewSearcher(db.Pool, emb, retrieval.Config{GenericPlanMaxChunks: plans.max})
+		for _, filtered := range []bool{false, true} {
+			f, name := retrieval.Filters{}, "none"
+			if filtered {
+				f, name = rare, "tag 1%"
 			}
-			lat = append(lat, time.Since(t0))
-			hits += len(res.Hits)
+			var lat []time.Duration
+			hits := 0
+			for _, q := range queries {
+				t0 := time.Now()
+				res, err := s.Search(ctx, retrieval.Query{Text: q, Scope: scope, K: 10, Filters: f})
+				if err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+				hits += len(res.Hits)
+			}
+			p50, p99 := percentiles(lat)
+			rows = append(rows, row{EfSearch: retrieval.DefaultEfSearch, Filter: name, Mode: plans.mode, P50ms: p50, P99ms: p99, AvgHits: float64(hits) / float64(len(queries))})
 		}
-		p50, p99 := percentiles(lat)
-		rows = append(rows, row{EfSearch: retrieval.DefaultEfSearch, Filter: name, Mode: "hybrid", P50ms: p50, P99ms: p99, AvgHits: float64(hits) / float64(len(queries))})
 	}
 	// The same searches through POST /v1/search on the real server: the
 	// HTTP overhead against the in-process rows at the default settings.

@@ -104,3 +104,52 @@ func TestSingleTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestPlansFollowTableSize checks that searches over a table under
+// Config.GenericPlanMaxChunks run generic plans, and custom plans above it
+// or when switched off, as PostgreSQL counts them per prepared statement.
+func TestPlansFollowTableSize(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.New(t)
+	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "demo", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
+	st := knowledge.NewStore(db.Pool, emb, knowledge.StoreOptions{})
+	if _, err := knowledgetest.IngestDemo(ctx, st, tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `ANALYZE chunks`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		max     int
+		generic bool
+	}{{0, true}, {1000, true}, {100, false}, {-1, false}} {
+		// One connection, so that its prepared statements are the ones counted.
+		pool, err := store.Open(ctx, store.PoolConfig{URL: db.URL, MaxConns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewSearcher(pool, emb, Config{GenericPlanMaxChunks: tc.max})
+		if got := s.genericPlans(ctx); got != tc.generic {
+			t.Errorf("max %d over the demo's chunks: generic plans %t, want %t", tc.max, got, tc.generic)
+		}
+		for range 3 {
+			if _, err := s.Search(ctx, Query{Text: "专项债 审计合规 data security", Scope: store.Scope{Tenant: tn.ID, Role: "admin"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var generic, custom int64
+		err = pool.QueryRow(ctx, `SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
+			FROM pg_prepared_statements WHERE statement LIKE 'WITH v AS%'`).Scan(&generic, &custom)
+		pool.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.generic && (generic != 3 || custom != 0) || !tc.generic && (generic != 0 || custom != 3) {
+			t.Errorf("max %d: %d generic and %d custom plans of 3 searches, want generic %t", tc.max, generic, custom, tc.generic)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package retrieval_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -308,4 +309,56 @@ func BenchmarkSearchDemo(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestGenericAndCustomPlansAgree runs every labelled query in every mode
+// with generic plans and with custom plans (Config.GenericPlanMaxChunks):
+// the statements differ (a generic plan's tsqueries are subqueries), the
+// hits and their scores must not.
+func TestGenericAndCustomPlansAgree(t *testing.T) {
+	d := demoCorpus(t)
+	ctx := context.Background()
+	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
+	custom := retrieval.NewSearcher(d.db.Pool, emb, retrieval.Config{GenericPlanMaxChunks: -1, LexicalTimeout: 10 * time.Second})
+	generic := retrieval.NewSearcher(d.db.Pool, emb, retrieval.Config{GenericPlanMaxChunks: math.MaxInt32, LexicalTimeout: 10 * time.Second})
+	scope := store.Scope{Tenant: d.tenant, Role: "admin"}
+	queries := loadRelevance(t)
+	// A task's context: more than maxEveryWordTerms words, and a
+	// hyphenated one (ranked by ts_rank_cd).
+	queries = append(queries, labelled{ID: "long", Query: "南京市江宁区数据局 总经理 1 月 20 日交流会后跟进 客户关注专项债审计合规和授权运营收益结算 follow-up meeting data-security"})
+	compared := 0
+	for _, mode := range []retrieval.Mode{retrieval.Vector, retrieval.Lexical, retrieval.Hybrid} {
+		for _, q := range queries {
+			query := retrieval.Query{Text: q.Query, Scope: scope, K: 20, Mode: mode,
+				Filters: retrieval.Filters{Kinds: q.Filters.Kinds, Regions: q.Filters.Regions}}
+			want, err := custom.Search(ctx, query)
+			if err != nil {
+				t.Fatalf("custom %s %s: %v", mode, q.ID, err)
+			}
+			got, err := generic.Search(ctx, query)
+			if err != nil {
+				t.Fatalf("generic %s %s: %v", mode, q.ID, err)
+			}
+			if len(got.Hits) != len(want.Hits) {
+				t.Fatalf("%s %s: %d hits with generic plans, %d with custom plans", mode, q.ID, len(got.Hits), len(want.Hits))
+			}
+			for i := range want.Hits {
+				g, w := got.Hits[i], want.Hits[i]
+				if g.ChunkID != w.ChunkID || g.Score != w.Score || !sameScore(g.Scores.Vector, w.Scores.Vector) ||
+					!sameScore(g.Scores.Lexical, w.Scores.Lexical) || g.Scores.VectorRank != w.Scores.VectorRank || g.Scores.LexicalRank != w.Scores.LexicalRank {
+					t.Fatalf("%s %s: hit %d is chunk %d (score %v) with generic plans, chunk %d (score %v) with custom plans",
+						mode, q.ID, i, g.ChunkID, g.Score, w.ChunkID, w.Score)
+				}
+			}
+			compared += len(want.Hits)
+		}
+	}
+	if compared < 1000 {
+		t.Fatalf("only %d hits compared", compared)
+	}
+	t.Logf("%d hits of %d queries agree", compared, 3*len(queries))
+}
+
+func sameScore(a, b *float64) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -146,6 +147,14 @@ type Config struct {
 	// seconds. Past the budget the search answers from the vector arm alone
 	// and says so (Degraded).
 	LexicalTimeout time.Duration
+	// GenericPlanMaxChunks is the largest chunks table (rows, all tenants)
+	// searched with generic plans (default 5000; negative: never). A
+	// custom plan of the search statement costs about 1 ms of planning and,
+	// on a small table, picks a sequential scan for the lexical arm that is
+	// slower than its GIN index; a generic plan is planned once per
+	// connection. Over large tables custom plans stay, since only they see
+	// the query's words and vector.
+	GenericPlanMaxChunks int
 }
 
 func (c *Config) defaults() {
@@ -164,6 +173,9 @@ func (c *Config) defaults() {
 	if c.LexicalTimeout <= 0 {
 		c.LexicalTimeout = 150 * time.Millisecond
 	}
+	if c.GenericPlanMaxChunks == 0 {
+		c.GenericPlanMaxChunks = 5000
+	}
 }
 
 // Searcher runs searches against the chunks table.
@@ -171,7 +183,19 @@ type Searcher struct {
 	db       *pgxpool.Pool
 	embedder embeddings.Embedder
 	cfg      Config
+
+	sizeMu sync.Mutex
+	size   tableSize // the chunks table's estimated rows, refreshed every sizeTTL
 }
+
+// tableSize is an estimate of the chunks table's rows and when it was read.
+type tableSize struct {
+	rows int64
+	at   time.Time
+}
+
+// sizeTTL is how long an estimate of the chunks table's size is used.
+const sizeTTL = 30 * time.Second
 
 // NewSearcher returns a Searcher embedding queries with embedder.
 func NewSearcher(db *pgxpool.Pool, embedder embeddings.Embedder, cfg Config) *Searcher {
@@ -258,13 +282,18 @@ func (s *Searcher) run(ctx context.Context, q Query, vec pgvector.Vector, words 
 	// Transaction-local index settings: a larger candidate list for
 	// recall, and iterative scans so that rows removed by filters or by the
 	// scope are replaced by further index candidates instead of leaving the
-	// result short. Custom plans: a generic plan of this statement cannot
-	// see the query's words or vector and is measurably slower (make bench:
-	// about 1.5x on the demo corpus), which is more than planning costs.
+	// result short. Over a large table, custom plans: a generic plan cannot
+	// see the query's words or vector, so it cannot tell a rare word from a
+	// common one. Over a small table, generic plans (Config.GenericPlanMaxChunks).
+	generic := s.genericPlans(ctx)
+	planMode := "force_custom_plan"
+	if generic {
+		planMode = "force_generic_plan"
+	}
 	b.Queue(`SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),
-		set_config('hnsw.max_scan_tuples', $2, true), set_config('statement_timeout', $3, true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
-		strconv.Itoa(max(s.cfg.EfSearch, n)), strconv.Itoa(s.cfg.MaxScanTuples), timeout)
-	sql, args := searchSQL(q, vec, words, n, s.cfg.RRFK)
+		set_config('hnsw.max_scan_tuples', $2, true), set_config('statement_timeout', $3, true), set_config('plan_cache_mode', $4, true)`,
+		strconv.Itoa(max(s.cfg.EfSearch, n)), strconv.Itoa(s.cfg.MaxScanTuples), timeout, planMode)
+	sql, args := searchSQL(q, vec, words, n, s.cfg.RRFK, generic)
 	b.Queue(sql, args...)
 	br := s.db.SendBatch(ctx, b)
 	hits, err := readHits(br)
@@ -276,6 +305,32 @@ func (s *Searcher) run(ctx context.Context, q Query, vec pgvector.Vector, words 
 		return nil, errLexicalTimeout
 	}
 	return hits, err
+}
+
+// genericPlans reports whether the chunks table is small enough for
+// generic plans, from an estimate read at most every sizeTTL. PostgreSQL's
+// own estimate (reltuples) is scaled to the table's current size, as the
+// planner does, so a bulk load is seen before the next ANALYZE; a table
+// never analyzed counts a row per KiB, which overestimates.
+func (s *Searcher) genericPlans(ctx context.Context) bool {
+	if s.cfg.GenericPlanMaxChunks < 0 {
+		return false
+	}
+	s.sizeMu.Lock()
+	defer s.sizeMu.Unlock()
+	if time.Since(s.size.at) > sizeTTL {
+		var rows int64
+		err := s.db.QueryRow(ctx, `SELECT CASE WHEN c.reltuples >= 0 AND c.relpages > 0
+				THEN (c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::int))::bigint
+				ELSE pg_relation_size(c.oid) / 1024 END
+			FROM pg_class c WHERE c.oid = 'chunks'::regclass`).Scan(&rows)
+		if err != nil {
+			// Custom plans are right at every size; try again soon.
+			rows = math.MaxInt64
+		}
+		s.size = tableSize{rows: rows, at: time.Now()}
+	}
+	return s.size.rows <= int64(s.cfg.GenericPlanMaxChunks)
 }
 
 // readHits skips the batch's settings and scans the search's rows.
@@ -345,14 +400,22 @@ const lexicalCap = 1000
 // fewer than n does it rank chunks with any of their content words (OR),
 // ranked after the chunks that have them all. Each form ranks at most
 // lexicalCap matches.
-func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (string, []any) {
+//
+// With generic, the statement is written for a generic plan: each tsquery
+// is a scalar subquery, computed once, where a generic plan would parse it
+// again for every row it rechecks or ranks. A custom plan needs the bare
+// function call, whose constant result the planner folds and estimates.
+// The limits are literals, not parameters: a generic plan assumes a
+// parameter limit returns a tenth of the table, and then scans and sorts
+// every chunk rather than take the vector index's first few.
+func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64, generic bool) (string, []any) {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	nArg := arg(n)
-	where, fargs := filterSQL(q.Filters, 2)
+	nArg := strconv.Itoa(n)
+	where, fargs := filterSQL(q.Filters, 1)
 	args = append(args, fargs...)
 
 	var ctes, arms []string
@@ -371,7 +434,11 @@ func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (
 		// as tsquery syntax. The queries are plain parameters, so the
 		// planner can use the GIN index.
 		tsq := func(words []string, op string) string {
-			return "to_tsquery('" + knowledge.TextSearchConfig + "', " + arg(lexemes(words, op)) + ")"
+			q := "to_tsquery('" + knowledge.TextSearchConfig + "', " + arg(lexemes(words, op)) + ")"
+			if generic {
+				q = "(SELECT " + q + ")"
+			}
+			return q
 		}
 		// Chunks with every word rank first (tier 0), then those with some.
 		// A long query (a task's context) skips the every-word form: a
@@ -441,7 +508,7 @@ func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64) (
 	default:
 		return "SELECT NULL::bigint, 0::float8, NULL::float8, NULL::bigint, NULL::float8, NULL::bigint, NULL::uuid, 0, '', '', '', '', '{}'::text[], 0, '', 0, 0, NULL::vector WHERE false", args
 	}
-	ctes = append(ctes, "f AS ("+fused+" ORDER BY score DESC, id LIMIT "+arg(limit)+")")
+	ctes = append(ctes, "f AS ("+fused+" ORDER BY score DESC, id LIMIT "+strconv.Itoa(limit)+")")
 	return `WITH ` + strings.Join(ctes, ",\n") + `
 		SELECT f.id, f.score, f.vscore, f.vrank, f.lscore, f.lrank, c.document_id, c.ordinal, d.title, d.source,
 			c.kind, c.region, c.heading_path, c.page, c.text, c.token_count, c.overlap, ` + embCol + `
