@@ -71,9 +71,14 @@ func Pack(hits []Hit, budget int) []Source {
 	for i, g := range groups {
 		slices.SortFunc(g.hits, func(a, b Hit) int { return a.Ordinal - b.Ordinal })
 		var b strings.Builder
+		tokens := 0
 		for j, h := range g.hits {
 			text := h.Text
+			tokens += h.TokenCount
 			if j > 0 && g.hits[j-1].Ordinal == h.Ordinal-1 && h.overlap <= len(text) {
+				// The text repeated from the previous chunk is dropped,
+				// and so are its tokens.
+				tokens -= lang.CountTokens(text[:h.overlap])
 				text = strings.TrimLeft(text[h.overlap:], " \n")
 			}
 			if j > 0 {
@@ -85,13 +90,9 @@ func Pack(hits []Hit, budget int) []Source {
 		g.src.HeadingPath = g.hits[0].HeadingPath
 		g.src.Label = fmt.Sprintf("S%d", i+1)
 		g.src.Text = b.String()
-		// A lone chunk's count is stored; merged text is counted again,
-		// since dropping the overlap changes it.
-		if len(g.hits) == 1 {
-			g.src.Tokens = g.hits[0].TokenCount
-		} else {
-			g.src.Tokens = lang.CountTokens(g.src.Text)
-		}
+		// The chunks' stored counts less their dropped overlaps: counting
+		// the merged text again would cost more than the rest of Pack.
+		g.src.Tokens = max(tokens, 1)
 		out[i] = g.src
 	}
 	return out

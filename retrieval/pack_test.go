@@ -32,6 +32,15 @@ func TestPackMergesNeighboursAndKeepsBudget(t *testing.T) {
 	if strings.Count(got[0].Text, "决策人是王总") != 1 {
 		t.Fatalf("overlap repeated: %q", got[0].Text)
 	}
+	// The merged source's tokens: both chunks' counts less the overlap's,
+	// within a token or two of counting the merged text (BPE merges across
+	// the seam).
+	if want := hits[2].TokenCount + hits[0].TokenCount - lang.CountTokens("决策人是王总。"); got[0].Tokens != want {
+		t.Fatalf("merged source has %d tokens, want %d", got[0].Tokens, want)
+	}
+	if n := lang.CountTokens(got[0].Text); got[0].Tokens < n-2 || got[0].Tokens > n+2 {
+		t.Fatalf("merged source has %d tokens, its text %d", got[0].Tokens, n)
+	}
 	// A budget that fits only the first hit and its header.
 	tight := Pack(hits, hits[0].TokenCount+headerTokens(hits[0]))
 	if len(tight) != 1 || len(tight[0].SourceIDs) != 1 {
