@@ -67,6 +67,9 @@ type Query struct {
 	// maximal marginal relevance: 0 (default) keeps pure relevance, higher
 	// values trade relevance for hits that say different things.
 	Diversity float64
+	// NoSnippets leaves Hit.Snippet and Hit.Highlights empty, for callers
+	// that read whole chunks (the assistant packs Text into sources).
+	NoSnippets bool
 }
 
 // MaxK bounds the hits of one search.
@@ -256,7 +259,9 @@ func (s *Searcher) Search(ctx context.Context, q Query) (Result, error) {
 		hits = mmr(hits, q.K, q.Diversity)
 	}
 	for i := range hits {
-		hits[i].Snippet, hits[i].Highlights = snippet(hits[i].Text, words.content, 240)
+		if !q.NoSnippets {
+			hits[i].Snippet, hits[i].Highlights = snippet(hits[i].Text, words.content, 240)
+		}
 	}
 	mode := q.Mode
 	if degraded != nil {

@@ -190,6 +190,23 @@ func TestHitsAreComplete(t *testing.T) {
 			}
 		}
 	}
+	if hits[0].Snippet == "" || len(hits[0].Highlights) == 0 {
+		t.Errorf("first hit has no snippet or highlights: %+v", hits[0])
+	}
+	// Without snippets: the same hits, with whole texts and no snippets.
+	res, err := sc.s.Search(context.Background(), retrieval.Query{Text: "蓝鲸计划 budget", Scope: store.Scope{Tenant: sc.a, Role: "admin"},
+		K: 20, Mode: retrieval.Hybrid, NoSnippets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hits) != len(hits) {
+		t.Fatalf("%d hits without snippets, %d with", len(res.Hits), len(hits))
+	}
+	for i, h := range res.Hits {
+		if h.ChunkID != hits[i].ChunkID || h.Text != hits[i].Text || h.Snippet != "" || h.Highlights != nil {
+			t.Errorf("hit %d without snippets: chunk %d, snippet %q, highlights %v", i, h.ChunkID, h.Snippet, h.Highlights)
+		}
+	}
 }
 
 func TestBadQueries(t *testing.T) {
