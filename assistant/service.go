@@ -233,12 +233,14 @@ func (s *Service) Run(ctx context.Context, caller Caller, input any, opts Option
 	if err := c.choosePrompt(policy); err != nil {
 		return nil, err
 	}
-	if opts.OnStart != nil {
-		if err := opts.OnStart(c.gen); err != nil {
-			return nil, err
-		}
+	genCtx, cancelGen := context.WithCancel(ctx)
+	defer cancelGen()
+	waitStart := c.start(cancelGen)
+	err = c.generate(genCtx)
+	if serr := waitStart(); serr != nil {
+		return nil, serr
 	}
-	if err := c.generate(ctx); err != nil {
+	if err != nil {
 		if errors.Is(err, ErrInvalidOutput) {
 			// The failure is a fact worth keeping: which prompt and model
 			// produced what. The caller still gets the error.
@@ -256,6 +258,40 @@ func (s *Service) Run(ctx context.Context, caller Caller, input any, opts Option
 		return nil, fmt.Errorf("store generation: %w", err)
 	}
 	return c.gen, nil
+}
+
+// start calls OnStart while the model call is being sent, since the model
+// cannot answer before it is sent anyway: a streamed answer's first token
+// then waits only for the model. The returned wait blocks until OnStart
+// has returned and gives its error; a streamed event waits for it too, so
+// that the start event always comes first and nothing writes to the
+// stream at the same time. An OnStart error (the client left) cancels the
+// model call.
+func (c *call) start(cancel context.CancelFunc) (wait func() error) {
+	if c.opts.OnStart == nil {
+		return func() error { return nil }
+	}
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		if err = c.opts.OnStart(c.gen); err != nil {
+			cancel()
+		}
+	}()
+	wait = func() error {
+		<-done
+		return err
+	}
+	if stream := c.opts.Stream; stream != nil {
+		c.opts.Stream = func(kind, text string) error {
+			if err := wait(); err != nil {
+				return err
+			}
+			return stream(kind, text)
+		}
+	}
+	return wait
 }
 
 // prepare masks the input and bounds the task's document.
@@ -333,7 +369,7 @@ func (c *call) retrieve(ctx context.Context) error {
 		}
 		wg.Go(func() {
 			results[i], errs[i] = c.s.searcher.Search(ctx, retrieval.Query{
-				Text: q.text, Scope: c.caller.Scope, Filters: q.filters, K: q.k,
+				Text: q.text, Scope: c.caller.Scope, Filters: q.filters, K: q.k, NoSnippets: true,
 			})
 		})
 	}
