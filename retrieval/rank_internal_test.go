@@ -97,8 +97,18 @@ func TestOrRankMatchesTsRankCD(t *testing.T) {
 	}
 }
 
+func TestCompoundParts(t *testing.T) {
+	for w, want := range map[string]string{"follow-up": "follow up", "data_security": "data security", "a-b-c": "a b c",
+		"2024-01-20": "2024-01-20", "x86-64": "x86-64", "v2.0": "v2.0", "-up": "-up", "up-": "up-", "数据-安全": "数据-安全", "meeting": "meeting"} {
+		if got := strings.Join(compoundParts(w), " "); got != want {
+			t.Errorf("compoundParts(%q) = %q, want %q", w, got, want)
+		}
+	}
+}
+
 func TestSingleTokens(t *testing.T) {
-	for words, want := range map[string]bool{"数据局 信创 x86 5g café": true, "follow-up": false, "v2.0": false, "snake_case": false} {
+	for words, want := range map[string]bool{"数据局 信创 x86 5g café": true, "follow-up data-security": true, "snake_case": true,
+		"v2.0": false, "2024-01-20": false, "x86-64": false, "café-bar": false} {
 		if got := singleTokens(queryWords(words).all); got != want {
 			t.Errorf("singleTokens(%q) = %v, want %v", words, got, want)
 		}

@@ -543,8 +543,9 @@ func orRankCD(words string) string {
 
 // singleTokens reports whether PostgreSQL's parser reads each word as one
 // token, as orRankCD needs: a word with '.', '-' or '_' inside (v2.0,
-// follow-up) may become several tokens, which to_tsquery joins by phrase
-// operators, and phrase covers span several positions.
+// 2024-01-20; compounds of letters are split before, by compoundParts)
+// may become several tokens, which to_tsquery joins by phrase operators,
+// and phrase covers span several positions.
 func singleTokens(words []string) bool {
 	for _, w := range words {
 		if strings.ContainsAny(w, ".-_") {
@@ -554,6 +555,30 @@ func singleTokens(words []string) bool {
 	return true
 }
 
+// compoundParts splits a word of ASCII letters joined by '-' or '_'
+// (follow-up, data-security, x_y) into its parts, the words PostgreSQL's
+// parser also indexes it by, so that the query ranks as an OR of single
+// words (orRankCD) instead of a phrase (ts_rank_cd). The parts find every
+// chunk the phrase found. Other words are kept whole: a date such as
+// 2024-01-20 is indexed as 2024, -01 and -20, and v2.0 as one token.
+func compoundParts(w string) []string {
+	if !strings.ContainsAny(w, "-_") {
+		return []string{w}
+	}
+	parts := strings.FieldsFunc(w, func(r rune) bool { return r == '-' || r == '_' })
+	if len(parts) < 2 {
+		return []string{w}
+	}
+	for _, p := range parts {
+		for _, r := range p {
+			if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+				return []string{w}
+			}
+		}
+	}
+	return parts
+}
+
 // terms are a query's words for the lexical arm: all its distinct words,
 // and the content words among them (without stop words, unless the query
 // has nothing else).
@@ -561,13 +586,15 @@ type terms struct{ all, content []string }
 
 func queryWords(text string) terms {
 	var t terms
-	for _, w := range lang.Words(text) {
-		if slices.Contains(t.all, w) {
-			continue
-		}
-		t.all = append(t.all, w)
-		if !lang.IsStopWord(w) {
-			t.content = append(t.content, w)
+	for _, word := range lang.Words(text) {
+		for _, w := range compoundParts(word) {
+			if slices.Contains(t.all, w) {
+				continue
+			}
+			t.all = append(t.all, w)
+			if !lang.IsStopWord(w) {
+				t.content = append(t.content, w)
+			}
 		}
 	}
 	if len(t.content) == 0 {
