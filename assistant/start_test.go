@@ -12,8 +12,6 @@ import (
 	"github.com/tmc/langchaingo/llms"
 
 	"github.com/dealdesk/dealdesk/assistant"
-	"github.com/dealdesk/dealdesk/auth"
-	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/providers"
@@ -73,14 +71,8 @@ func (m *timedModel) Call(ctx context.Context, prompt string, options ...llms.Ca
 func TestStartEventOverlapsTheModelCall(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.New(t)
-	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "start", "Start")
-	if err != nil {
-		t.Fatal(err)
-	}
 	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
-	if _, err := knowledgetest.IngestDemo(ctx, knowledge.NewStore(db.Pool, emb, knowledge.StoreOptions{}), tn.ID); err != nil {
-		t.Fatal(err)
-	}
+	tenant := knowledgetest.DemoTenant(t, db.Pool, emb, "start")
 	answer, err := os.ReadFile("../cmd/fakellm/email_draft.json")
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +85,7 @@ func TestStartEventOverlapsTheModelCall(t *testing.T) {
 		models := &providers.Models{LLM: m, Embedder: emb, Info: providers.Info{Provider: "test", ChatModel: "timed", EmbedDim: storetest.EmbedDim}}
 		return assistant.New(db.Pool, retrieval.NewSearcher(db.Pool, emb, retrieval.Config{}), models, reg, assistant.Config{}, slog.New(slog.DiscardHandler))
 	}
-	caller := assistant.Caller{Scope: store.Scope{Tenant: tn.ID, Role: "admin"}, Name: "test"}
+	caller := assistant.Caller{Scope: store.Scope{Tenant: tenant, Role: "admin"}, Name: "test"}
 	in := prompts.EmailDraftInput{Purpose: "follow_up", Customer: "南京市江宁区数据局", RecipientName: "王建国"}
 
 	t.Run("overlap", func(t *testing.T) {

@@ -9,8 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/dealdesk/dealdesk/auth"
-	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/store"
@@ -25,14 +23,7 @@ import (
 func TestOrRankMatchesTsRankCD(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.New(t)
-	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "demo", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := knowledge.NewStore(db.Pool, providers.NewOfflineEmbedder(storetest.EmbedDim), knowledge.StoreOptions{})
-	if _, err := knowledgetest.IngestDemo(ctx, st, tn.ID); err != nil {
-		t.Fatal(err)
-	}
+	tenant := knowledgetest.DemoTenant(t, db.Pool, providers.NewOfflineEmbedder(storetest.EmbedDim), "demo")
 
 	raw, err := os.ReadFile("testdata/relevance.yaml")
 	if err != nil {
@@ -50,7 +41,7 @@ func TestOrRankMatchesTsRankCD(t *testing.T) {
 		t.Fatalf("read %d queries from the relevance set", len(queries))
 	}
 
-	err = store.InTenant(ctx, db.Pool, tn.ID, func(tx pgx.Tx) error {
+	err = store.InTenant(ctx, db.Pool, tenant, func(tx pgx.Tx) error {
 		var missing int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE lex_positions IS DISTINCT FROM dealdesk_lex_positions(lex)`).Scan(&missing); err != nil {
 			return err
@@ -121,15 +112,8 @@ func TestSingleTokens(t *testing.T) {
 func TestPlansFollowTableSize(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.New(t)
-	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "demo", "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
-	st := knowledge.NewStore(db.Pool, emb, knowledge.StoreOptions{})
-	if _, err := knowledgetest.IngestDemo(ctx, st, tn.ID); err != nil {
-		t.Fatal(err)
-	}
+	tenant := knowledgetest.DemoTenant(t, db.Pool, emb, "demo")
 	if _, err := db.Pool.Exec(ctx, `ANALYZE chunks`); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +131,7 @@ func TestPlansFollowTableSize(t *testing.T) {
 			t.Errorf("max %d over the demo's chunks: generic plans %t, want %t", tc.max, got, tc.generic)
 		}
 		for range 3 {
-			if _, err := s.Search(ctx, Query{Text: "专项债 审计合规 data security", Scope: store.Scope{Tenant: tn.ID, Role: "admin"}}); err != nil {
+			if _, err := s.Search(ctx, Query{Text: "专项债 审计合规 data security", Scope: store.Scope{Tenant: tenant, Role: "admin"}}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tmc/langchaingo/embeddings"
 
+	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
 )
 
@@ -33,4 +37,19 @@ func IngestDemo(ctx context.Context, st *knowledge.Store, tenant uuid.UUID) (kno
 		return sum, fmt.Errorf("ingest the demo knowledge base: %+v: %s", sum, strings.Join(failed, "; "))
 	}
 	return sum, nil
+}
+
+// DemoTenant creates a tenant named slug in the database of pool and
+// ingests the demo knowledge base for it with emb, failing tb on error.
+func DemoTenant(tb testing.TB, pool *pgxpool.Pool, emb embeddings.Embedder, slug string) uuid.UUID {
+	tb.Helper()
+	ctx := context.Background()
+	tn, err := auth.NewService(pool).CreateTenant(ctx, slug, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := IngestDemo(ctx, knowledge.NewStore(pool, emb, knowledge.StoreOptions{}), tn.ID); err != nil {
+		tb.Fatal(err)
+	}
+	return tn.ID
 }
