@@ -11,4 +11,9 @@
 // lists) are applied inside SQL: the filters in the WHERE clause, the scope
 // by PostgreSQL row-level security, so a hit, a snippet or a count outside
 // the caller's scope cannot be produced.
+//
+// A search is one statement, sent with its scope and settings in one round
+// trip. Over a small chunks table it runs a generic plan, planned once per
+// connection; over a large one a custom plan, planned for the query's
+// words and vector (Config.GenericPlanMaxChunks).
 package retrieval
