@@ -410,9 +410,11 @@ const lexicalCap = 1000
 // is a scalar subquery, computed once, where a generic plan would parse it
 // again for every row it rechecks or ranks. A custom plan needs the bare
 // function call, whose constant result the planner folds and estimates.
-// The limits are literals, not parameters: a generic plan assumes a
+// The arms' limit is a literal, not a parameter: a generic plan assumes a
 // parameter limit returns a tenth of the table, and then scans and sorts
-// every chunk rather than take the vector index's first few.
+// every chunk rather than take the vector index's first few. It is the
+// same for every k up to Config.Candidates, so it adds few statements to
+// each connection's cache; the final limit (k) stays a parameter.
 func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64, generic bool) (string, []any) {
 	var args []any
 	arg := func(v any) string {
@@ -513,7 +515,7 @@ func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64, g
 	default:
 		return "SELECT NULL::bigint, 0::float8, NULL::float8, NULL::bigint, NULL::float8, NULL::bigint, NULL::uuid, 0, '', '', '', '', '{}'::text[], 0, '', 0, 0, NULL::vector WHERE false", args
 	}
-	ctes = append(ctes, "f AS ("+fused+" ORDER BY score DESC, id LIMIT "+strconv.Itoa(limit)+")")
+	ctes = append(ctes, "f AS ("+fused+" ORDER BY score DESC, id LIMIT "+arg(limit)+")")
 	return `WITH ` + strings.Join(ctes, ",\n") + `
 		SELECT f.id, f.score, f.vscore, f.vrank, f.lscore, f.lrank, c.document_id, c.ordinal, d.title, d.source,
 			c.kind, c.region, c.heading_path, c.page, c.text, c.token_count, c.overlap, ` + embCol + `
