@@ -49,6 +49,14 @@ func TestOrRankMatchesTsRankCD(t *testing.T) {
 		if missing > 0 {
 			t.Errorf("%d chunks stored without their lex_positions", missing)
 		}
+		// orRankCD (and the identity) need every position weighted D.
+		var weighted int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE lex <> setweight(lex, 'D')`).Scan(&weighted); err != nil {
+			return err
+		}
+		if weighted > 0 {
+			t.Errorf("%d chunks have lexemes weighted other than D", weighted)
+		}
 		fast, checked, ranked := 0, 0, 0
 		for _, q := range queries {
 			words := queryWords(q)

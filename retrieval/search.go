@@ -535,10 +535,14 @@ func searchSQL(q Query, vec pgvector.Vector, words terms, n int, rrfK float64, g
 // the chunk), rounded to float4 like ts_rank_cd's result. That takes one
 // filtered copy of the tsvector instead of ts_rank_cd's walk over the
 // query for every matching position (about 8x cheaper for a 25-word
-// query). TestOrRankMatchesTsRankCD checks the identity on the demo corpus.
+// query): the query's lexemes are marked with weight A and kept, and
+// since every other position has weight D (ingest writes lex with
+// to_tsvector, which weighs nothing) no other position is kept.
+// TestOrRankMatchesTsRankCD checks the identity and that weighting on the
+// demo corpus.
 func orRankCD(words string) string {
 	queryLexemes := "(SELECT tsvector_to_array(to_tsvector('" + knowledge.TextSearchConfig + "', " + words + "::text)))"
-	matched := "(SELECT coalesce(sum(cardinality(u.positions)), 0) FROM unnest(ts_filter(setweight(setweight(lex, 'D'), 'A', " +
+	matched := "(SELECT coalesce(sum(cardinality(u.positions)), 0) FROM unnest(ts_filter(setweight(lex, 'A', " +
 		queryLexemes + "), '{a}')) u)"
 	return "(0.1::float4::float8 * " + matched + " / ln(1 + greatest(coalesce(lex_positions, dealdesk_lex_positions(lex)), 1)))::float4"
 }
