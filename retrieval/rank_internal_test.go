@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -124,6 +125,17 @@ func TestPlansFollowTableSize(t *testing.T) {
 	tenant := knowledgetest.DemoTenant(t, db.Pool, emb, "demo")
 	if _, err := db.Pool.Exec(ctx, `ANALYZE chunks`); err != nil {
 		t.Fatal(err)
+	}
+	// A size that cannot be read means custom plans, for a second.
+	s := NewSearcher(db.Pool, emb, Config{})
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if s.genericPlans(cancelled) {
+		t.Error("generic plans although the table's size could not be read")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if !s.genericPlans(ctx) {
+		t.Error("the table's size was not read again a second after a failure")
 	}
 	for _, tc := range []struct {
 		max     int

@@ -329,11 +329,12 @@ func (s *Searcher) genericPlans(ctx context.Context) bool {
 				THEN (c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::int))::bigint
 				ELSE pg_relation_size(c.oid) / 1024 END
 			FROM pg_class c WHERE c.oid = 'chunks'::regclass`).Scan(&rows)
+		at := time.Now()
 		if err != nil {
-			// Custom plans are right at every size; try again soon.
-			rows = math.MaxInt64
+			// Custom plans are right at every size; read again in a second.
+			rows, at = math.MaxInt64, at.Add(time.Second-sizeTTL)
 		}
-		s.size = tableSize{rows: rows, at: time.Now()}
+		s.size = tableSize{rows: rows, at: at}
 	}
 	return s.size.rows <= int64(s.cfg.GenericPlanMaxChunks)
 }
