@@ -98,8 +98,11 @@ type Options struct {
 	// a corrected one follows. An error from Stream stops the call.
 	Stream func(kind, text string) error
 	// OnStart, when set, is called once the sources are retrieved and the
-	// prompt chosen, before the model is called, with the generation's id,
-	// model and sources (a stream shows them while the answer is written).
+	// prompt chosen, with the generation's id, model and sources (a stream
+	// shows them while the answer is written). It runs while the model call
+	// is sent, so it may read only g's ID, Task, Model and Sources; Stream
+	// is not called before it returns, and an error from it cancels the
+	// call.
 	OnStart func(g *Generation) error
 }
 

@@ -566,7 +566,8 @@ func singleTokens(words []string) bool {
 // (follow-up, data-security, x_y) into its parts, the words PostgreSQL's
 // parser also indexes it by, so that the query ranks as an OR of single
 // words (orRankCD) instead of a phrase (ts_rank_cd). The parts find every
-// chunk the phrase found. Other words are kept whole: a date such as
+// chunk the phrase found, unless they are all stop words ("up-to", whose
+// parts PostgreSQL drops). Other words are kept whole: a date such as
 // 2024-01-20 is indexed as 2024, -01 and -20, and v2.0 as one token.
 func compoundParts(w string) []string {
 	if !strings.ContainsAny(w, "-_") {
