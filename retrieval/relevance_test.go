@@ -323,9 +323,13 @@ func TestGenericAndCustomPlansAgree(t *testing.T) {
 	generic := retrieval.NewSearcher(d.db.Pool, emb, retrieval.Config{GenericPlanMaxChunks: math.MaxInt32, LexicalTimeout: 10 * time.Second})
 	scope := store.Scope{Tenant: d.tenant, Role: "admin"}
 	queries := loadRelevance(t)
-	// A task's context: more than maxEveryWordTerms words, and a
-	// hyphenated one (ranked by ts_rank_cd).
-	queries = append(queries, labelled{ID: "long", Query: "南京市江宁区数据局 总经理 1 月 20 日交流会后跟进 客户关注专项债审计合规和授权运营收益结算 follow-up meeting data-security"})
+	// A task's context (more than maxEveryWordTerms words, with compounds
+	// that are split), and queries with a version and a date, which stay
+	// whole and so rank with ts_rank_cd, in the long and the short form.
+	queries = append(queries,
+		labelled{ID: "long", Query: "南京市江宁区数据局 总经理 1 月 20 日交流会后跟进 客户关注专项债审计合规和授权运营收益结算 follow-up meeting data-security"},
+		labelled{ID: "long-dated", Query: "南京市江宁区数据局 总经理 2026-01-20 交流会后跟进 客户关注专项债审计合规和授权运营收益结算 平台 v2.0 升级"},
+		labelled{ID: "short-dated", Query: "信创 v2.0 2026-01-20 交流"})
 	compared := 0
 	for _, mode := range []retrieval.Mode{retrieval.Vector, retrieval.Lexical, retrieval.Hybrid} {
 		for _, q := range queries {
