@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/dealdesk/dealdesk/assistant"
-	"github.com/dealdesk/dealdesk/auth"
-	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/providers"
@@ -28,20 +26,13 @@ func BenchmarkRunEmailDraft(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "bench", "Bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ks := knowledge.NewStore(db.Pool, models.Embedder, knowledge.StoreOptions{})
-	if _, err := knowledgetest.IngestDemo(ctx, ks, tn.ID); err != nil {
-		b.Fatal(err)
-	}
+	tenant := knowledgetest.DemoTenant(b, db.Pool, models.Embedder, "bench")
 	reg, err := prompts.Load()
 	if err != nil {
 		b.Fatal(err)
 	}
 	svc := assistant.New(db.Pool, retrieval.NewSearcher(db.Pool, models.Embedder, retrieval.Config{}), models, reg, assistant.Config{}, nil)
-	caller := assistant.Caller{Scope: store.Scope{Tenant: tn.ID, Role: "rep", Regions: []string{"jiangsu"}}}
+	caller := assistant.Caller{Scope: store.Scope{Tenant: tenant, Role: "rep", Regions: []string{"jiangsu"}}}
 	in := prompts.EmailDraftInput{Purpose: "follow_up", Customer: "南京市江宁区数据局", RecipientName: "王建国",
 		DealContext: "1 月 20 日交流会后跟进；客户关注专项债审计合规和授权运营收益结算。"}
 	var retrievalMS, modelMS, totalMS, storeMS float64
