@@ -50,12 +50,7 @@ func Words(text string) []string {
 	if len(text) < minCached || len(text) > maxCached {
 		return words(text)
 	}
-	if w, ok := recent.get(text); ok {
-		return w
-	}
-	w := words(text)
-	recent.put(text, w)
-	return w
+	return recent.Memo(text, words)
 }
 
 func words(text string) []string {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/dealdesk/dealdesk/internal/textcache"
 	"github.com/dealdesk/dealdesk/lang"
 	"github.com/dealdesk/dealdesk/providers"
 )
@@ -176,6 +177,17 @@ func (r injectionRule) match(text string) bool {
 // evidence. Matching ignores case, full-width forms, zero-width
 // characters and spacing inside Chinese text.
 func LooksLikeInjection(text string) bool {
+	if len(text) < minCachedText {
+		return looksLikeInjection(text)
+	}
+	return injectionVerdicts.Memo(text, looksLikeInjection)
+}
+
+// injectionVerdicts holds LooksLikeInjection's answers for recent texts:
+// the same retrieved chunks are checked request after request.
+var injectionVerdicts = textcache.New[bool](4096)
+
+func looksLikeInjection(text string) bool {
 	text = normalizeForInjection(text)
 	for _, r := range injectionRules {
 		if r.match(text) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/dealdesk/dealdesk/internal/textcache"
 )
 
 // Masker replaces personal data with placeholders before text goes to a
@@ -83,13 +85,22 @@ const (
 // Mask returns text with its personal data and its placeholder-like text
 // replaced by placeholders.
 func (m *Masker) Mask(text string) string {
+	cacheable := len(text) >= minCachedText
+	if cacheable {
+		if _, ok := plainTexts.Get(text); ok {
+			return text
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// A second pass finds nothing in all but contrived input; it makes
 	// "no leaks" and idempotence hold when replacing one span frees a
 	// neighbour from a context check (a digit next to an address).
-	for {
-		masked := m.maskOnce(text)
+	for pass := 0; ; pass++ {
+		masked, plain := m.maskOnce(text)
+		if pass == 0 && plain && cacheable {
+			plainTexts.Put(text, struct{}{})
+		}
 		if masked == text {
 			return masked
 		}
@@ -97,17 +108,30 @@ func (m *Masker) Mask(text string) string {
 	}
 }
 
+// plainTexts holds recent texts that have neither personal data nor
+// placeholder-like text, which every Masker returns unchanged: the same
+// retrieved chunks are masked request after request.
+var plainTexts = textcache.New[struct{}](4096)
+
+// minCachedText is the shortest text worth a cache lookup; shorter ones
+// are checked faster than they are hashed and compared.
+const minCachedText = 64
+
 // span is a part of a text to replace with a placeholder.
 type span struct {
 	start, end int
 	kind       Kind
 }
 
-func (m *Masker) maskOnce(text string) string {
+// maskOnce masks text once. plain reports that text has neither personal
+// data nor placeholder-like text, so that any Masker returns it unchanged.
+func (m *Masker) maskOnce(text string) (masked string, plain bool) {
 	findings := Detect(text)
 	var spans []span
 	f := 0
+	plain = len(findings) == 0
 	for t := range tokens(text) {
+		plain = false
 		for f < len(findings) && findings[f].End <= t.start {
 			spans = append(spans, span{findings[f].Start, findings[f].End, findings[f].Kind})
 			f++
@@ -124,7 +148,7 @@ func (m *Masker) maskOnce(text string) string {
 		spans = append(spans, span{fd.Start, fd.End, fd.Kind})
 	}
 	if len(spans) == 0 {
-		return text
+		return text, plain
 	}
 	var b strings.Builder
 	b.Grow(len(text) + 8*len(spans))
@@ -137,7 +161,7 @@ func (m *Masker) maskOnce(text string) string {
 		last = s.end
 	}
 	b.WriteString(text[last:])
-	return b.String()
+	return b.String(), false
 }
 
 // key returns the placeholder key for value, issuing one if needed.

@@ -258,3 +258,47 @@ func BenchmarkUnmask(b *testing.B) {
 		m.Unmask(masked)
 	}
 }
+
+// TestMaskRemembersOnlyPlainTexts checks the cache of texts every Masker
+// returns unchanged: a plain text is remembered and still returned as it
+// is; a text with personal data, or with placeholder-like text, is never
+// remembered, so each Masker still masks it.
+func TestMaskRemembersOnlyPlainTexts(t *testing.T) {
+	filler := strings.Repeat("苏州市数据局一网通办平台二期项目，客户关注信创适配。", 3)
+	plain := "plain: " + filler
+	if m := new(Masker); m.Mask(plain) != plain {
+		t.Fatal("plain text changed")
+	}
+	if _, ok := plainTexts.Get(plain); !ok {
+		t.Fatal("plain text not remembered")
+	}
+	if m := new(Masker); m.Mask(plain) != plain {
+		t.Fatal("remembered plain text changed")
+	}
+	for _, text := range []string{
+		filler + "请致电 13800138000 联系王总。",
+		filler + "邮件 wang@example.com",
+		filler + "文中写着 ⟦PHONE_1⟧ 这样的占位符。",
+		filler + "[PHONE_1] typed by a user",
+	} {
+		for round := range 2 {
+			m := new(Masker)
+			masked := m.Mask(text)
+			if masked == text {
+				t.Errorf("round %d: %q came back unmasked", round, text)
+			}
+			if got := m.Unmask(masked); got != text {
+				t.Errorf("round %d: Unmask(Mask(x)) = %q, want %q", round, got, text)
+			}
+		}
+		if _, ok := plainTexts.Get(text); ok {
+			t.Errorf("%q remembered as plain", text)
+		}
+	}
+	// Short texts are not cached at all.
+	short := "no data here"
+	new(Masker).Mask(short)
+	if _, ok := plainTexts.Get(short); ok {
+		t.Error("short text cached")
+	}
+}
