@@ -29,6 +29,7 @@ func Open(ctx context.Context, cfg PoolConfig) (*pgxpool.Pool, error) {
 		pc.MaxConns = cfg.MaxConns
 	}
 	pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		registerUUID(conn.TypeMap())
 		// Before the first migration the extension may not exist yet; the
 		// types are then registered on connections opened after it.
 		var ok bool

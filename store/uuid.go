@@ -1,0 +1,42 @@
+package store
+
+import (
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// registerUUID makes pgx encode github.com/google/uuid values directly as
+// the 16 bytes of PostgreSQL's binary uuid. Without it pgx takes the
+// driver.Valuer path for them: it formats the UUID as text, fails to encode
+// that string in binary (building an error with fmt), parses the text back
+// and only then encodes it, for every UUID parameter of every statement.
+func registerUUID(m *pgtype.Map) {
+	m.TryWrapEncodePlanFuncs = append([]pgtype.TryWrapEncodePlanFunc{tryWrapUUID}, m.TryWrapEncodePlanFuncs...)
+}
+
+func tryWrapUUID(value any) (pgtype.WrappedEncodePlanNextSetter, any, bool) {
+	if u, ok := value.(uuid.UUID); ok {
+		return &uuidEncodePlan{}, uuidValue(u), true
+	}
+	return nil, nil, false
+}
+
+// uuidValue is a uuid.UUID as pgx's UUIDValuer.
+type uuidValue uuid.UUID
+
+func (u uuidValue) UUIDValue() (pgtype.UUID, error) {
+	return pgtype.UUID{Bytes: u, Valid: true}, nil
+}
+
+// TextValue is the UUID's canonical text, for a parameter of a text type.
+func (u uuidValue) TextValue() (pgtype.Text, error) {
+	return pgtype.Text{String: uuid.UUID(u).String(), Valid: true}, nil
+}
+
+type uuidEncodePlan struct{ next pgtype.EncodePlan }
+
+func (p *uuidEncodePlan) SetNext(next pgtype.EncodePlan) { p.next = next }
+
+func (p *uuidEncodePlan) Encode(value any, buf []byte) ([]byte, error) {
+	return p.next.Encode(uuidValue(value.(uuid.UUID)), buf)
+}
