@@ -2,8 +2,10 @@ package prompts
 
 import (
 	"flag"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -174,5 +176,37 @@ func TestFixedLanguageTemplateIgnoresTheRequest(t *testing.T) {
 	_, user, err := tmpl.Render(EmailDraftInput{Common: Common{Language: "zh"}})
 	if err != nil || !strings.HasSuffix(user, "Language: en") {
 		t.Fatalf("Render = %q, %v; want the template's own language", user, err)
+	}
+}
+
+// TestTidyMatchesTheRule compares tidy with the rule it implements, as a
+// regular expression, on every string of up to 7 characters from the
+// alphabet that matters and on longer random ones.
+func TestTidyMatchesTheRule(t *testing.T) {
+	blankRun := regexp.MustCompile(`\n[ \t]*(\n[ \t]*)+\n`)
+	rule := func(s string) string { return strings.TrimSpace(blankRun.ReplaceAllString(s, "\n\n")) }
+	alphabet := []string{"\n", " ", "\t", "a", "中"}
+	var all func(prefix string, n int)
+	all = func(prefix string, n int) {
+		if got, want := tidy(prefix), rule(prefix); got != want {
+			t.Fatalf("tidy(%q) = %q, want %q", prefix, got, want)
+		}
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			all(prefix+c, n-1)
+		}
+	}
+	all("", 7)
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var b strings.Builder
+		for range r.IntN(200) {
+			b.WriteString(alphabet[r.IntN(len(alphabet))])
+		}
+		if got, want := tidy(b.String()), rule(b.String()); got != want {
+			t.Fatalf("tidy(%q) = %q, want %q", b.String(), got, want)
+		}
 	}
 }

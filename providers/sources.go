@@ -50,7 +50,11 @@ func FormatSources(sources []Source) string {
 			b.WriteString(`"`)
 		}
 		b.WriteString(">\n")
-		b.WriteString(sourceTag.ReplaceAllString(s.Text, "&lt;$1"))
+		if strings.IndexByte(s.Text, '<') >= 0 { // the pattern's first byte
+			b.WriteString(sourceTag.ReplaceAllString(s.Text, "&lt;$1"))
+		} else {
+			b.WriteString(s.Text)
+		}
 		b.WriteString("\n</source>\n")
 	}
 	return b.String()

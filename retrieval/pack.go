@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dealdesk/dealdesk/internal/textcache"
 	"github.com/dealdesk/dealdesk/lang"
 )
 
@@ -98,6 +99,12 @@ func Pack(hits []Hit, budget int) []Source {
 	return out
 }
 
+// headerTokens is what a source's header costs in the budget: its title
+// and heading path, and the fence and attributes around them.
 func headerTokens(h Hit) int {
-	return lang.CountTokens(h.Title+strings.Join(h.HeadingPath, " > ")) + 12 // fence and attributes
+	return headerCounts.Memo(h.Title+strings.Join(h.HeadingPath, " > "), lang.CountTokens) + 12
 }
+
+// headerCounts holds the token counts of recent headers: the same
+// documents' titles come back search after search.
+var headerCounts = textcache.New[int](4096)

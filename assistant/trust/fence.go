@@ -87,8 +87,15 @@ var (
 )
 
 func neutralizeControlTokens(s string) string {
-	s = controlToken.ReplaceAllString(s, "&lt;$1")
-	return instToken.ReplaceAllString(s, "&#91;$1")
+	// Both patterns start with a literal bracket; most text has neither,
+	// and looking for a byte is far cheaper than running the patterns.
+	if strings.IndexByte(s, '<') >= 0 {
+		s = controlToken.ReplaceAllString(s, "&lt;$1")
+	}
+	if strings.IndexByte(s, '[') >= 0 {
+		s = instToken.ReplaceAllString(s, "&#91;$1")
+	}
+	return s
 }
 
 // fenceAttr makes a value fit on a tag's line.

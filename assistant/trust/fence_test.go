@@ -137,11 +137,22 @@ func TestLooksLikeInjection(t *testing.T) {
 	}
 }
 
+// BenchmarkLooksLikeInjection measures a text checked for the first time
+// and one checked again (a source retrieved before).
 func BenchmarkLooksLikeInjection(b *testing.B) {
-	b.SetBytes(int64(len(transcript5K)))
-	for b.Loop() {
+	b.Run("new", func(b *testing.B) {
+		b.SetBytes(int64(len(transcript5K)))
+		for b.Loop() {
+			looksLikeInjection(transcript5K)
+		}
+	})
+	b.Run("again", func(b *testing.B) {
 		LooksLikeInjection(transcript5K)
-	}
+		b.SetBytes(int64(len(transcript5K)))
+		for b.Loop() {
+			LooksLikeInjection(transcript5K)
+		}
+	})
 }
 
 // TestLooksLikeInjectionIsRemembered checks that a remembered verdict is
