@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/prompts"
@@ -21,20 +23,9 @@ import (
 // record with its audit entry.
 func BenchmarkRunEmailDraft(b *testing.B) {
 	ctx := context.Background()
-	db := storetest.New(b)
-	models, err := providers.New(ctx, providers.Config{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	tenant := knowledgetest.DemoTenant(b, db.Pool, models.Embedder, "bench")
-	reg, err := prompts.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc := assistant.New(db.Pool, retrieval.NewSearcher(db.Pool, models.Embedder, retrieval.Config{}), models, reg, assistant.Config{}, nil)
+	_, svc, tenant := demoService(b, "bench")
 	caller := assistant.Caller{Scope: store.Scope{Tenant: tenant, Role: "rep", Regions: []string{"jiangsu"}}}
-	in := prompts.EmailDraftInput{Purpose: "follow_up", Customer: "南京市江宁区数据局", RecipientName: "王建国",
-		DealContext: "1 月 20 日交流会后跟进；客户关注专项债审计合规和授权运营收益结算。"}
+	in := demoEmail
 	var retrievalMS, modelMS, totalMS, storeMS float64
 	b.ResetTimer()
 	for b.Loop() {
@@ -53,4 +44,27 @@ func BenchmarkRunEmailDraft(b *testing.B) {
 	b.ReportMetric(modelMS/float64(b.N), "model-ms/op")
 	b.ReportMetric((totalMS-retrievalMS-modelMS)/float64(b.N), "rest-ms/op")
 	b.ReportMetric(storeMS/float64(b.N), "store-ms/op")
+}
+
+// demoEmail is a follow-up email about a demo customer.
+var demoEmail = prompts.EmailDraftInput{Purpose: "follow_up", Customer: "南京市江宁区数据局", RecipientName: "王建国",
+	DealContext: "1 月 20 日交流会后跟进；客户关注专项债审计合规和授权运营收益结算。"}
+
+// demoService returns a private database, an assistant with the offline
+// provider over it, and a tenant named slug holding the demo knowledge
+// base.
+func demoService(tb testing.TB, slug string) (*storetest.DB, *assistant.Service, uuid.UUID) {
+	tb.Helper()
+	db := storetest.New(tb)
+	models, err := providers.New(context.Background(), providers.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tenant := knowledgetest.DemoTenant(tb, db.Pool, models.Embedder, slug)
+	reg, err := prompts.Load()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc := assistant.New(db.Pool, retrieval.NewSearcher(db.Pool, models.Embedder, retrieval.Config{}), models, reg, assistant.Config{}, nil)
+	return db, svc, tenant
 }
