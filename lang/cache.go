@@ -2,12 +2,9 @@ package lang
 
 import "github.com/dealdesk/dealdesk/internal/textcache"
 
-// Texts shorter than minCached segment faster than a cache lookup pays for;
-// longer than maxCached are rarely repeated and would hold much memory.
-const (
-	minCached = 64
-	maxCached = 16 << 10
-)
+// Texts shorter than minCached segment faster than a cache lookup pays for.
+// (The cache itself leaves out texts over textcache.MaxText.)
+const minCached = 64
 
 // recent holds the segmentations of recent texts (16 shards of 256).
 var recent = textcache.New[[]string](4096)

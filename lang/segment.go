@@ -47,7 +47,7 @@ func Warm() {
 // does the same with each query. The returned slice is shared; callers must
 // not modify it.
 func Words(text string) []string {
-	if len(text) < minCached || len(text) > maxCached {
+	if len(text) < minCached {
 		return words(text)
 	}
 	return recent.Memo(text, words)

@@ -9,7 +9,8 @@
 // often it was read, which keeps a lookup to one map access under a mutex
 // held for nanoseconds. Entries are found by a hash and confirmed by
 // comparing the text itself, so a collision costs a recomputation, never a
-// wrong answer.
+// wrong answer. Texts longer than MaxText are never remembered, so that a
+// cache's memory is bounded by its entries times MaxText.
 package textcache
 
 import (
@@ -18,6 +19,11 @@ import (
 )
 
 const shards = 16
+
+// MaxText is the longest text a cache remembers (16 KiB): longer ones, a
+// whole transcript or tender, are rarely seen twice and would hold much
+// memory. Get misses them, Put ignores them and Memo computes them.
+const MaxText = 16 << 10
 
 // Cache maps texts to values of type V.
 type Cache[V any] struct {
@@ -50,8 +56,13 @@ func New[V any](entries int) *Cache[V] {
 	return c
 }
 
-// Get returns the value stored for text.
+// Get returns the value stored for text (never one for a text longer than
+// MaxText).
 func (c *Cache[V]) Get(text string) (V, bool) {
+	if len(text) > MaxText {
+		var zero V
+		return zero, false
+	}
 	h := maphash.String(c.seed, text)
 	s := &c.shards[h%shards]
 	s.mu.Lock()
@@ -65,8 +76,11 @@ func (c *Cache[V]) Get(text string) (V, bool) {
 }
 
 // Put stores value for text, evicting the shard's oldest entry when it is
-// full.
+// full. A text longer than MaxText is not stored.
 func (c *Cache[V]) Put(text string, value V) {
+	if len(text) > MaxText {
+		return
+	}
 	h := maphash.String(c.seed, text)
 	s := &c.shards[h%shards]
 	s.mu.Lock()

@@ -86,3 +86,26 @@ func BenchmarkGetHit(b *testing.B) {
 		c.Get(text)
 	}
 }
+
+func TestLongTextsAreNotRemembered(t *testing.T) {
+	c := New[int](64)
+	long := strings.Repeat("x", MaxText+1)
+	c.Put(long, 1)
+	if _, ok := c.Get(long); ok || c.Len() != 0 {
+		t.Fatalf("a text of %d bytes was stored", len(long))
+	}
+	calls := 0
+	for range 2 {
+		if v := c.Memo(long, func(s string) int { calls++; return len(s) }); v != len(long) {
+			t.Fatalf("Memo = %d", v)
+		}
+	}
+	if calls != 2 || c.Len() != 0 {
+		t.Fatalf("long text: %d calls, %d entries; want 2 and 0", calls, c.Len())
+	}
+	edge := strings.Repeat("x", MaxText)
+	c.Put(edge, 2)
+	if v, ok := c.Get(edge); !ok || v != 2 {
+		t.Fatal("a text of exactly MaxText bytes was not stored")
+	}
+}
