@@ -10,13 +10,20 @@ import (
 // driver.Valuer path for them: it formats the UUID as text, fails to encode
 // that string in binary (building an error with fmt), parses the text back
 // and only then encodes it, for every UUID parameter of every statement.
+// A *uuid.UUID (an optional id, such as a generation's creating key) takes
+// the same plan; pgx sends a nil pointer as NULL before any plan runs.
 func registerUUID(m *pgtype.Map) {
 	m.TryWrapEncodePlanFuncs = append([]pgtype.TryWrapEncodePlanFunc{tryWrapUUID}, m.TryWrapEncodePlanFuncs...)
 }
 
 func tryWrapUUID(value any) (pgtype.WrappedEncodePlanNextSetter, any, bool) {
-	if u, ok := value.(uuid.UUID); ok {
+	switch u := value.(type) {
+	case uuid.UUID:
 		return &uuidEncodePlan{}, uuidValue(u), true
+	case *uuid.UUID:
+		if u != nil {
+			return &uuidPointerEncodePlan{}, uuidValue(*u), true
+		}
 	}
 	return nil, nil, false
 }
@@ -39,4 +46,16 @@ func (p *uuidEncodePlan) SetNext(next pgtype.EncodePlan) { p.next = next }
 
 func (p *uuidEncodePlan) Encode(value any, buf []byte) ([]byte, error) {
 	return p.next.Encode(uuidValue(value.(uuid.UUID)), buf)
+}
+
+type uuidPointerEncodePlan struct{ next pgtype.EncodePlan }
+
+func (p *uuidPointerEncodePlan) SetNext(next pgtype.EncodePlan) { p.next = next }
+
+func (p *uuidPointerEncodePlan) Encode(value any, buf []byte) ([]byte, error) {
+	u := value.(*uuid.UUID)
+	if u == nil {
+		return nil, nil // NULL
+	}
+	return p.next.Encode(uuidValue(*u), buf)
 }
