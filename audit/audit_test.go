@@ -527,3 +527,41 @@ func TestQueueInATenantBatch(t *testing.T) {
 		t.Fatalf("acme's chain after another tenant's attempt: %d entries, ok %v", r.Entries, r.OK)
 	}
 }
+
+// TestAppendWritesTheHeadOnce checks that an entry moves its chain head with
+// one row write (migration 0017; the version before wrote it twice per
+// entry), and that a tenant's first entry inserts the head, then moves it.
+func TestAppendWritesTheHeadOnce(t *testing.T) {
+	f := newFixture(t)
+	tenant := f.tenant("acme")
+	ctx := context.Background()
+	// The counters are the backend's pending ones, which may still hold
+	// earlier transactions' writes: each entry's are the difference.
+	writes := func(tx pgx.Tx) (w [2]int64) {
+		t.Helper()
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0)
+			FROM pg_stat_xact_user_tables WHERE relname = 'audit_heads'`).Scan(&w[0], &w[1]); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	for i, want := range [][2]int64{{1, 1}, {0, 1}, {0, 1}} { // inserted, updated
+		err := store.InTenant(ctx, f.db.Pool, tenant, func(tx pgx.Tx) error {
+			before := writes(tx)
+			if _, err := audit.Append(ctx, tx, tenant, audit.Event{Actor: "key-1", Action: "feedback.create"}); err != nil {
+				return err
+			}
+			after := writes(tx)
+			if got := [2]int64{after[0] - before[0], after[1] - before[1]}; got != want {
+				t.Errorf("entry %d: the head was inserted %d and updated %d times, want %d and %d", i+1, got[0], got[1], want[0], want[1])
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := f.verify(tenant); !r.OK || r.HeadSeq != 3 {
+		t.Fatalf("chain: %+v", r)
+	}
+}
