@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -177,14 +179,24 @@ func runTx(ctx context.Context, begin func() (pgx.Tx, error), fn func(pgx.Tx) er
 }
 
 // paramSettingsSQL renders set_config calls with the values as parameters.
+// The statement depends only on the number of pairs, so it is rendered once
+// per number: every scoped statement (each search, each record) starts with
+// one.
 func paramSettingsSQL(pairs []string) (string, []any) {
-	sql, _ := settingsSQL(pairs, func(i int, _ string) (string, error) { return fmt.Sprintf("$%d", i+1), nil })
+	sql, ok := paramSQL.Load(len(pairs))
+	if !ok {
+		sql, _ = settingsSQL(pairs, func(i int, _ string) (string, error) { return "$" + strconv.Itoa(i+1), nil })
+		sql, _ = paramSQL.LoadOrStore(len(pairs), sql)
+	}
 	args := make([]any, len(pairs))
 	for i, v := range pairs {
 		args[i] = v
 	}
-	return sql, args
+	return sql.(string), args
 }
+
+// paramSQL holds paramSettingsSQL's statements by number of pairs.
+var paramSQL sync.Map
 
 // literalSettingsSQL renders set_config calls with literal values, as
 // escape strings (E'...') with backslashes and single quotes doubled, which
