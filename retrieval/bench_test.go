@@ -162,19 +162,10 @@ func BenchmarkSearchAtScale(b *testing.B) {
 			if filtered {
 				f, name = rare, "tag 1%"
 			}
-			var lat []time.Duration
-			hits := 0
-			for _, q := range queries {
-				t0 := time.Now()
-				res, err := s.Search(ctx, retrieval.Query{Text: q, Scope: scope, K: 10, Filters: f})
-				if err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(t0))
-				hits += len(res.Hits)
-			}
-			p50, p99 := percentiles(lat)
-			rows = append(rows, row{EfSearch: retrieval.DefaultEfSearch, Filter: name, Mode: plans.mode, P50ms: p50, P99ms: p99, AvgHits: float64(hits) / float64(len(queries))})
+			p50, p99, hits := timeSearches(b, s, queries, func(q string) retrieval.Query {
+				return retrieval.Query{Text: q, Scope: scope, K: 10, Filters: f}
+			}, nil)
+			rows = append(rows, row{EfSearch: retrieval.DefaultEfSearch, Filter: name, Mode: plans.mode, P50ms: p50, P99ms: p99, AvgHits: hits})
 		}
 	}
 	// A rep's searches: the caller's scope (one region of five, a fifth of
@@ -187,24 +178,14 @@ func BenchmarkSearchAtScale(b *testing.B) {
 			cfg.Candidates = 10 // as the vector rows above
 		}
 		s := retrieval.NewSearcher(db.Pool, emb, cfg)
-		var lat []time.Duration
-		hits := 0
-		for _, q := range queries {
-			t0 := time.Now()
-			res, err := s.Search(ctx, retrieval.Query{Text: q, Scope: rep, K: 10, Mode: mode})
-			if err != nil {
-				b.Fatal(err)
+		p50, p99, hits := timeSearches(b, s, queries, func(q string) retrieval.Query {
+			return retrieval.Query{Text: q, Scope: rep, K: 10, Mode: mode}
+		}, func(h retrieval.Hit) {
+			if h.Region != "jiangsu" {
+				b.Fatalf("a jiangsu rep's %s search returned a chunk of %q", mode, h.Region)
 			}
-			lat = append(lat, time.Since(t0))
-			hits += len(res.Hits)
-			for _, h := range res.Hits {
-				if h.Region != "jiangsu" {
-					b.Fatalf("a jiangsu rep's %s search returned a chunk of %q", mode, h.Region)
-				}
-			}
-		}
-		p50, p99 := percentiles(lat)
-		rows = append(rows, row{EfSearch: retrieval.DefaultEfSearch, Filter: repScope, Mode: string(mode), P50ms: p50, P99ms: p99, AvgHits: float64(hits) / float64(len(queries))})
+		})
+		rows = append(rows, row{EfSearch: retrieval.DefaultEfSearch, Filter: repScope, Mode: string(mode), P50ms: p50, P99ms: p99, AvgHits: hits})
 	}
 	// The same searches through POST /v1/search on the real server: the
 	// HTTP overhead against the in-process rows at the default settings.
@@ -242,6 +223,31 @@ func BenchmarkSearchAtScale(b *testing.B) {
 		j, _ := json.MarshalIndent(report, "", "  ")
 		_ = os.WriteFile(path, j, 0o644)
 	}
+}
+
+// timeSearches runs one search per query, built by query, and returns the
+// p50 and p99 latency and the mean number of hits; check, when not nil,
+// sees every hit.
+func timeSearches(b *testing.B, s *retrieval.Searcher, queries []string, query func(string) retrieval.Query, check func(retrieval.Hit)) (p50, p99, hits float64) {
+	b.Helper()
+	lat := make([]time.Duration, 0, len(queries))
+	n := 0
+	for _, q := range queries {
+		t0 := time.Now()
+		res, err := s.Search(context.Background(), query(q))
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		n += len(res.Hits)
+		if check != nil {
+			for _, h := range res.Hits {
+				check(h)
+			}
+		}
+	}
+	p50, p99 = percentiles(lat)
+	return p50, p99, float64(n) / float64(len(queries))
 }
 
 // repScope names the rows searched as a rep of one region (no recall: the
