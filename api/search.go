@@ -34,7 +34,9 @@ type searchResponse struct {
 	Hits     []retrieval.Hit `json:"hits"`
 	Mode     retrieval.Mode  `json:"mode"`
 	Degraded []string        `json:"degraded,omitempty" doc:"arms left out because they ran out of time"`
-	TookMS   float64         `json:"took_ms"`
+	// VectorSearch is how the vector arm searched.
+	VectorSearch string  `json:"vector_search,omitempty" doc:"exact (every distance, for a tenant with few chunks) or hnsw (the approximate index); absent in lexical mode"`
+	TookMS       float64 `json:"took_ms"`
 }
 
 func (s *Server) searchKnowledge(c echo.Context) error {
@@ -71,5 +73,6 @@ func (s *Server) searchKnowledge(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, searchResponse{Hits: res.Hits, Mode: res.Mode, Degraded: res.Degraded, TookMS: float64(res.Took.Microseconds()) / 1000})
+	return c.JSON(http.StatusOK, searchResponse{Hits: res.Hits, Mode: res.Mode, Degraded: res.Degraded, VectorSearch: res.VectorSearch,
+		TookMS: float64(res.Took.Microseconds()) / 1000})
 }

@@ -53,6 +53,7 @@ func (c *Config) bindRetrieval(fs *flag.FlagSet) {
 	fs.Float64Var(&r.RRFK, "rrf-k", 60, "k of reciprocal rank fusion, 1/(k+rank)")
 	fs.IntVar(&r.MaxScanTuples, "hnsw-max-scan-tuples", 20000, "bound of pgvector's iterative scan for filtered searches")
 	fs.DurationVar(&r.LexicalTimeout, "lexical-timeout", 150*time.Millisecond, "time budget of a hybrid search's statement; past it the search answers from vectors alone")
+	fs.IntVar(&r.ExactMaxChunks, "search-exact-max-chunks", 1000, "tenants with at most this many chunks (or a small share of a large table) get exact vector search instead of the HNSW index (-1: never)")
 	fs.IntVar(&r.GenericPlanMaxChunks, "search-generic-plan-max-chunks", 5000, "largest chunks table (rows, all tenants) searched with generic plans, planned once per connection; larger tables get custom plans (-1: always custom)")
 }
 

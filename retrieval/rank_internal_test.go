@@ -176,3 +176,72 @@ func TestPlansFollowTableSize(t *testing.T) {
 		}
 	}
 }
+
+// TestExactRule checks Config.ExactMaxChunks's rule: a tenant of at most
+// the limit is searched exactly; a larger one while it is a small enough
+// share of the table for the candidates kept (T² ≤ exactShare·n·N), as
+// measured; and only by the limit when the table's size is unknown.
+func TestExactRule(t *testing.T) {
+	for _, tc := range []struct {
+		t, rows int64
+		rowsOK  bool
+		n       int
+		exact   bool
+	}{
+		{199, 199, true, 50, true},
+		{1000, 1000, true, 10, true},
+		{1001, 1001, true, 50, false},
+		// Measured over 107,500 chunks (ms, exactly against the index):
+		{500, 107500, true, 10, true},    // 5.2 against 21.6
+		{2000, 107500, true, 10, true},   // 6.4 against 9.6
+		{4000, 107500, true, 10, false},  // 12.8 against 5.5
+		{4000, 107500, true, 50, true},   // hybrid: 29.9 against 41.0
+		{10000, 107500, true, 50, false}, // about 26 against 12
+		{100000, 100000, true, 50, false},
+		{17000, 1000000, true, 50, true},
+		{4000, 0, false, 50, false},
+		{500, 0, false, 50, true},
+	} {
+		if got := exactIsCheaper(tc.t, tc.rows, tc.rowsOK, tc.n, 1000); got != tc.exact {
+			t.Errorf("tenant %d chunks of %d (known %t), %d candidates: exact %t, want %t", tc.t, tc.rows, tc.rowsOK, tc.n, got, tc.exact)
+		}
+	}
+}
+
+// TestExactFollowsTenantSize checks that the searcher reads each tenant's
+// size: the demo tenant (199 chunks) is searched exactly, unless the limit
+// is negative, and a size that cannot be read means the index, read again
+// a second later. (Below the limit the rule is TestExactRule's.)
+func TestExactFollowsTenantSize(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.New(t)
+	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
+	tenant := knowledgetest.DemoTenant(t, db.Pool, emb, "demo")
+	s := NewSearcher(db.Pool, emb, Config{})
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if s.exactVectors(cancelled, tenant, 50) {
+		t.Error("exact although the tenant's size could not be read")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if !s.exactVectors(ctx, tenant, 50) {
+		t.Error("the tenant's size was not read again a second after a failure")
+	}
+	if n, ok := s.tenantRows(ctx, tenant, 10000); !ok || n != 199 {
+		t.Errorf("demo tenant: %d chunks (%t), want 199", n, ok)
+	}
+	// Counted up to a limit: past it the count stops, and a later call
+	// with a higher limit counts again.
+	s2 := NewSearcher(db.Pool, emb, Config{})
+	if n, ok := s2.tenantRows(ctx, tenant, 100); !ok || n != 100 {
+		t.Errorf("demo tenant counted to 100: %d (%t)", n, ok)
+	}
+	if n, ok := s2.tenantRows(ctx, tenant, 1000); !ok || n != 199 {
+		t.Errorf("demo tenant counted to 1000 after 100: %d (%t), want 199", n, ok)
+	}
+	for limit, want := range map[int]bool{0: true, 199: true, -1: false} {
+		if got := NewSearcher(db.Pool, emb, Config{ExactMaxChunks: limit}).exactVectors(ctx, tenant, 10); got != want {
+			t.Errorf("limit %d over the demo's 199 chunks: exact %t, want %t", limit, got, want)
+		}
+	}
+}

@@ -1,10 +1,12 @@
 package retrieval_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -12,9 +14,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
 
 	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/store"
@@ -25,6 +29,7 @@ import (
 // in documents of two regions, a manager-only document, and a second tenant.
 type scoped struct {
 	s          *retrieval.Searcher
+	hnsw       *retrieval.Searcher // always through the HNSW index
 	a, b       uuid.UUID
 	docs       map[string]uuid.UUID
 	secretWord string
@@ -45,7 +50,9 @@ func newScoped(t *testing.T) *scoped {
 	}
 	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
 	st := knowledge.NewStore(db.Pool, emb, knowledge.StoreOptions{})
-	sc := &scoped{s: retrieval.NewSearcher(db.Pool, emb, retrieval.Config{LexicalTimeout: 10 * time.Second}), a: ta.ID, b: tb.ID, docs: map[string]uuid.UUID{}, secretWord: "蓝鲸计划"}
+	sc := &scoped{s: retrieval.NewSearcher(db.Pool, emb, retrieval.Config{LexicalTimeout: 10 * time.Second}),
+		hnsw: retrieval.NewSearcher(db.Pool, emb, retrieval.Config{LexicalTimeout: 10 * time.Second, ExactMaxChunks: -1}),
+		a:    ta.ID, b: tb.ID, docs: map[string]uuid.UUID{}, secretWord: "蓝鲸计划"}
 	add := func(key string, tenant uuid.UUID, meta knowledge.Metadata, body string) {
 		meta.Title = key
 		if meta.Kind == "" {
@@ -68,9 +75,26 @@ func newScoped(t *testing.T) *scoped {
 
 func (sc *scoped) search(t *testing.T, scope store.Scope, q string, f retrieval.Filters, mode retrieval.Mode) []retrieval.Hit {
 	t.Helper()
-	res, err := sc.s.Search(context.Background(), retrieval.Query{Text: q, Scope: scope, K: 20, Mode: mode, Filters: f})
+	return sc.searchWith(t, sc.s, scope, q, f, mode)
+}
+
+// searchWith searches with s, and checks that the vector arm searched the
+// way s is configured to for this tiny corpus.
+func (sc *scoped) searchWith(t *testing.T, s *retrieval.Searcher, scope store.Scope, q string, f retrieval.Filters, mode retrieval.Mode) []retrieval.Hit {
+	t.Helper()
+	res, err := s.Search(context.Background(), retrieval.Query{Text: q, Scope: scope, K: 20, Mode: mode, Filters: f})
 	if err != nil {
 		t.Fatal(err)
+	}
+	want := retrieval.VectorExact
+	switch {
+	case mode == retrieval.Lexical:
+		want = ""
+	case s == sc.hnsw:
+		want = retrieval.VectorHNSW
+	}
+	if res.VectorSearch != want {
+		t.Errorf("%s search: vector search %q, want %q", mode, res.VectorSearch, want)
 	}
 	return res.Hits
 }
@@ -92,22 +116,26 @@ func TestScopeNeverLeaks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, mode := range []retrieval.Mode{retrieval.Hybrid, retrieval.Vector, retrieval.Lexical} {
-				for _, q := range []string{"蓝鲸计划预算和决策人", "Blue Whale plan budget", "折扣底线"} {
-					hits := sc.search(t, tt.scope, q, retrieval.Filters{}, mode)
-					for _, h := range hits {
-						if !slices.Contains(tt.see, h.Title) {
-							t.Errorf("%s %q: hit from %s leaked (snippet %q)", mode, q, h.Title, h.Snippet)
+			// Both ways of searching vectors: exactly (the default for a
+			// corpus this small) and through the HNSW index.
+			for _, s := range []*retrieval.Searcher{sc.s, sc.hnsw} {
+				for _, mode := range []retrieval.Mode{retrieval.Hybrid, retrieval.Vector, retrieval.Lexical} {
+					for _, q := range []string{"蓝鲸计划预算和决策人", "Blue Whale plan budget", "折扣底线"} {
+						hits := sc.searchWith(t, s, tt.scope, q, retrieval.Filters{}, mode)
+						for _, h := range hits {
+							if !slices.Contains(tt.see, h.Title) {
+								t.Errorf("%s %q: hit from %s leaked (snippet %q)", mode, q, h.Title, h.Snippet)
+							}
 						}
-					}
-					// Even naming a hidden document or region in the filters
-					// finds nothing of it.
-					for key, id := range sc.docs {
-						if slices.Contains(tt.see, key) {
-							continue
-						}
-						if hits := sc.search(t, tt.scope, q, retrieval.Filters{DocumentIDs: []uuid.UUID{id}}, mode); len(hits) != 0 {
-							t.Errorf("%s: filter on hidden %s returned %d hits", mode, key, len(hits))
+						// Even naming a hidden document or region in the
+						// filters finds nothing of it.
+						for key, id := range sc.docs {
+							if slices.Contains(tt.see, key) {
+								continue
+							}
+							if hits := sc.searchWith(t, s, tt.scope, q, retrieval.Filters{DocumentIDs: []uuid.UUID{id}}, mode); len(hits) != 0 {
+								t.Errorf("%s: filter on hidden %s returned %d hits", mode, key, len(hits))
+							}
 						}
 					}
 				}
@@ -310,4 +338,97 @@ func TestLexicalTimeoutDegradesToVectors(t *testing.T) {
 	if res.Degraded != nil || len(res.Hits) != 5 || res.Hits[0].Scores.Lexical == nil {
 		t.Fatalf("degraded %v, %d hits, first %+v; want both arms", res.Degraded, len(res.Hits), res.Hits)
 	}
+}
+
+// TestExactVectorSearchIsExact checks the exact vector arm against distances
+// computed here: over the demo corpus, with a second tenant holding the same
+// chunks in the table, a vector search returns exactly the tenant's own
+// nearest chunks by cosine distance, in order; through the HNSW index it
+// says so and finds (nearly) the same.
+func TestExactVectorSearchIsExact(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.New(t)
+	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
+	tenant := knowledgetest.DemoTenant(t, db.Pool, emb, "demo")
+	knowledgetest.DemoTenant(t, db.Pool, emb, "twin") // the same vectors, another tenant
+	type chunk struct {
+		id  int64
+		vec []float32
+	}
+	var chunks []chunk
+	err := store.InTenant(ctx, db.Pool, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, embedding FROM chunks`)
+		if err != nil {
+			return err
+		}
+		chunks, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (chunk, error) {
+			var c chunk
+			var v pgvector.Vector
+			err := r.Scan(&c.id, &v)
+			c.vec = v.Slice()
+			return c, err
+		})
+		return err
+	})
+	if err != nil || len(chunks) != 199 {
+		t.Fatalf("read %d demo chunks: %v", len(chunks), err)
+	}
+	exact := retrieval.NewSearcher(db.Pool, emb, retrieval.Config{})
+	index := retrieval.NewSearcher(db.Pool, emb, retrieval.Config{ExactMaxChunks: -1})
+	scope := store.Scope{Tenant: tenant, Role: "admin"}
+	overlap, total := 0, 0
+	for _, q := range []string{"专项债 审计合规", "why did we lose the hospital deal", "鲲鹏 国产化 超融合 节点", "price objection"} {
+		v, err := emb.EmbedQuery(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := slices.Clone(chunks)
+		dist := func(c chunk) float64 { return 1 - cosineSimilarity(v, c.vec) }
+		slices.SortStableFunc(want, func(a, b chunk) int {
+			if da, db := dist(a), dist(b); math.Abs(da-db) > 1e-6 {
+				return cmp.Compare(da, db)
+			}
+			return cmp.Compare(a.id, b.id)
+		})
+		res, err := exact.Search(ctx, retrieval.Query{Text: q, Scope: scope, K: 10, Mode: retrieval.Vector})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.VectorSearch != retrieval.VectorExact || len(res.Hits) != 10 {
+			t.Fatalf("%q: %d hits by %q, want 10 exact", q, len(res.Hits), res.VectorSearch)
+		}
+		for i, h := range res.Hits {
+			// Equal distances may come in either order: compare distances.
+			if got, w := dist(chunks[slices.IndexFunc(chunks, func(c chunk) bool { return c.id == h.ChunkID })]), dist(want[i]); math.Abs(got-w) > 1e-5 {
+				t.Errorf("%q hit %d: chunk %d at distance %.6f, want %.6f (chunk %d)", q, i+1, h.ChunkID, got, w, want[i].id)
+			}
+		}
+		approx, err := index.Search(ctx, retrieval.Query{Text: q, Scope: scope, K: 10, Mode: retrieval.Vector})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if approx.VectorSearch != retrieval.VectorHNSW {
+			t.Errorf("%q: vector search %q, want hnsw", q, approx.VectorSearch)
+		}
+		for _, h := range approx.Hits {
+			total++
+			if slices.ContainsFunc(res.Hits, func(e retrieval.Hit) bool { return e.ChunkID == h.ChunkID }) {
+				overlap++
+			}
+		}
+	}
+	if float64(overlap) < 0.9*float64(total) {
+		t.Errorf("the index found %d of %d exact hits", overlap, total)
+	}
+}
+
+func cosineSimilarity(a, b []float32) float64 {
+	var dot, na, nb float64
+	for i := range a {
+		dot += float64(a[i]) * float64(b[i])
+		na += float64(a[i]) * float64(a[i])
+		nb += float64(b[i]) * float64(b[i])
+	}
+	return dot / math.Sqrt(na*nb)
 }
