@@ -40,14 +40,13 @@ func TestPoliciesMatchTheirFunctions(t *testing.T) {
 	listValues := [][]string{{}, {"jiangsu"}, {"guangdong", "zhejiang"}}
 	roleLists := [][]string{{}, {"manager"}, {"rep", "manager"}}
 	type document struct {
-		id                 uuid.UUID
-		region             string
-		regions, roles     []string
-		tenant             uuid.UUID
-		generationKey      *uuid.UUID
-		generationRegions  []string
-		opportunityRegion  string
-		opportunity, score bool
+		id                uuid.UUID
+		region            string
+		regions, roles    []string
+		tenant            uuid.UUID
+		generationKey     *uuid.UUID
+		generationRegions []string
+		opportunityRegion string
 	}
 	var rows []document
 	for _, region := range regionValues {

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"fmt"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -22,7 +24,7 @@ func tryWrapUUID(value any) (pgtype.WrappedEncodePlanNextSetter, any, bool) {
 		return &uuidEncodePlan{}, uuidValue(u), true
 	case *uuid.UUID:
 		if u != nil {
-			return &uuidPointerEncodePlan{}, uuidValue(*u), true
+			return &uuidEncodePlan{}, uuidValue(*u), true
 		}
 	}
 	return nil, nil, false
@@ -40,22 +42,20 @@ func (u uuidValue) TextValue() (pgtype.Text, error) {
 	return pgtype.Text{String: uuid.UUID(u).String(), Valid: true}, nil
 }
 
+// uuidEncodePlan encodes a uuid.UUID or a *uuid.UUID (nil is NULL).
 type uuidEncodePlan struct{ next pgtype.EncodePlan }
 
 func (p *uuidEncodePlan) SetNext(next pgtype.EncodePlan) { p.next = next }
 
 func (p *uuidEncodePlan) Encode(value any, buf []byte) ([]byte, error) {
-	return p.next.Encode(uuidValue(value.(uuid.UUID)), buf)
-}
-
-type uuidPointerEncodePlan struct{ next pgtype.EncodePlan }
-
-func (p *uuidPointerEncodePlan) SetNext(next pgtype.EncodePlan) { p.next = next }
-
-func (p *uuidPointerEncodePlan) Encode(value any, buf []byte) ([]byte, error) {
-	u := value.(*uuid.UUID)
-	if u == nil {
-		return nil, nil // NULL
+	switch u := value.(type) {
+	case uuid.UUID:
+		return p.next.Encode(uuidValue(u), buf)
+	case *uuid.UUID:
+		if u == nil {
+			return nil, nil // NULL
+		}
+		return p.next.Encode(uuidValue(*u), buf)
 	}
-	return p.next.Encode(uuidValue(*u), buf)
+	return nil, fmt.Errorf("store: cannot encode %T as a uuid", value)
 }

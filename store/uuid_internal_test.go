@@ -40,8 +40,8 @@ func TestUUIDPointerEncodesAsSixteenBytes(t *testing.T) {
 	id := uuid.New()
 	m := pgtype.NewMap()
 	registerUUID(m)
-	if _, ok := m.PlanEncode(pgtype.UUIDOID, pgtype.BinaryFormatCode, &id).(*uuidPointerEncodePlan); !ok {
-		t.Fatalf("plan %T, want *uuidPointerEncodePlan", m.PlanEncode(pgtype.UUIDOID, pgtype.BinaryFormatCode, &id))
+	if _, ok := m.PlanEncode(pgtype.UUIDOID, pgtype.BinaryFormatCode, &id).(*uuidEncodePlan); !ok {
+		t.Fatalf("plan %T, want *uuidEncodePlan", m.PlanEncode(pgtype.UUIDOID, pgtype.BinaryFormatCode, &id))
 	}
 	buf, err := m.Encode(pgtype.UUIDOID, pgtype.BinaryFormatCode, &id, nil)
 	if err != nil || !bytes.Equal(buf, id[:]) {
@@ -55,7 +55,7 @@ func TestUUIDPointerEncodesAsSixteenBytes(t *testing.T) {
 	if buf, err := m.Encode(pgtype.UUIDOID, pgtype.BinaryFormatCode, none, nil); err != nil || buf != nil {
 		t.Fatalf("nil = %x, %v; want NULL", buf, err)
 	}
-	if buf, err := (&uuidPointerEncodePlan{}).Encode(none, nil); err != nil || buf != nil {
+	if buf, err := (&uuidEncodePlan{}).Encode(none, nil); err != nil || buf != nil {
 		t.Fatalf("plan on nil = %x, %v; want NULL", buf, err)
 	}
 	if n := testing.AllocsPerRun(100, func() { _, _ = m.Encode(pgtype.UUIDOID, pgtype.BinaryFormatCode, &id, buf[:0]) }); n > 2 {
