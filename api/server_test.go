@@ -53,7 +53,7 @@ func newHarnessWith(t *testing.T, cfg Config, mcfg providers.Config) *harness {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.New(t)
-	svc := auth.NewService(db.Pool)
+	svc := auth.NewService(db.Pool).CacheKeys(auth.DefaultKeyCacheTTL) // as serve runs it
 	models, err := providers.New(ctx, mcfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

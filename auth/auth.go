@@ -99,11 +99,27 @@ var (
 
 // Service manages tenants and keys.
 type Service struct {
-	db *pgxpool.Pool
+	db    *pgxpool.Pool
+	cache *keyCache // nil: Authenticate reads every key from the database
 }
 
-// NewService returns a Service on the pool.
+// NewService returns a Service on the pool. Its Authenticate reads the key
+// from the database on every call; a server turns on CacheKeys.
 func NewService(db *pgxpool.Pool) *Service { return &Service{db: db} }
+
+// CacheKeys makes Authenticate remember a valid key's principal for ttl
+// (0 or less: never), which saves a database round trip on almost every
+// request. A key revoked through this Service stops working at once; one
+// revoked elsewhere (another server, the CLI) works here for at most ttl
+// more. Unknown and revoked keys are never remembered. Call it before the
+// Service is used; it returns s.
+func (s *Service) CacheKeys(ttl time.Duration) *Service {
+	s.cache = nil
+	if ttl > 0 {
+		s.cache = newKeyCache(ttl)
+	}
+	return s
+}
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 
@@ -272,20 +288,30 @@ func (s *Service) RevokeKey(ctx context.Context, tenant, id uuid.UUID, by string
 	if err != nil {
 		return Key{}, fmt.Errorf("revoke key: %w", err)
 	}
+	if s.cache != nil {
+		s.cache.forget(k.ID)
+	}
 	return k, nil
 }
 
 // Authenticate resolves a bearer key into its Principal. Unknown keys are
 // ErrUnauthenticated and revoked ones ErrRevoked.
 //
-// It runs on every request, so it costs one round trip: the key-hash setting
+// It runs on every request. With CacheKeys, a key read less than the TTL
+// ago costs a map lookup; otherwise one round trip: the key-hash setting
 // and the lookup go to the server as one pipelined batch, which PostgreSQL
 // runs as a single implicit transaction (the setting dies with it).
 func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
 	if !strings.HasPrefix(secret, keyPrefix) || len(secret) > 128 {
 		return Principal{}, ErrUnauthenticated
 	}
-	hash := hashKey(secret)
+	sum := sha256.Sum256([]byte(secret))
+	if s.cache != nil {
+		if p, ok := s.cache.get(sum); ok {
+			return p, nil
+		}
+	}
+	hash := sum[:]
 	var (
 		p        Principal
 		revoked  *time.Time
@@ -308,6 +334,11 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
+	if !found || revoked != nil {
+		if s.cache != nil {
+			s.cache.drop(sum) // an expired entry of a key revoked since
+		}
+	}
 	switch {
 	case !found:
 		return Principal{}, ErrUnauthenticated
@@ -324,6 +355,9 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 		if err != nil {
 			return Principal{}, fmt.Errorf("authenticate: record use: %w", err)
 		}
+	}
+	if s.cache != nil {
+		s.cache.put(sum, p)
 	}
 	return p, nil
 }

@@ -86,7 +86,7 @@ func serveCommand() boundCommand {
 			return err
 		}
 		tasks := assistant.New(pool, searcher, models, registry, cfg.Assistant, e.log.With("component", "assistant"))
-		srv, err := api.New(hc, api.Deps{DB: pool, Auth: auth.NewService(pool), Models: models, Knowledge: kstore, Queue: queue,
+		srv, err := api.New(hc, api.Deps{DB: pool, Auth: auth.NewService(pool).CacheKeys(cfg.KeyCacheTTL), Models: models, Knowledge: kstore, Queue: queue,
 			Searcher: searcher, Assistant: tasks, Feedback: feedback.NewService(pool), Logger: e.log,
 			Evals: evals.NewService(evals.Deps{Assistant: tasks, Models: models, Knowledge: kstore}, pool, 0, e.log.With("component", "evals"))})
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dealdesk/dealdesk/api"
+	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/retrieval"
@@ -31,6 +32,9 @@ type Config struct {
 	Models      providers.Config
 	HTTP        api.Config
 	CORSOrigins stringList
+	// KeyCacheTTL is how long the server trusts an API key it has read
+	// (auth.Service.CacheKeys).
+	KeyCacheTTL time.Duration
 
 	Retrieval retrieval.Config
 	Assistant assistant.Config
@@ -117,6 +121,7 @@ func (c *Config) bindHTTP(fs *flag.FlagSet) {
 	fs.Var(&c.CORSOrigins, "cors-origins", "comma-separated origins allowed by CORS (empty: CORS off)")
 	fs.DurationVar(&h.RequestTimeout, "request-timeout", 60*time.Second, "longest time a request may take")
 	fs.DurationVar(&h.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for in-flight requests on shutdown")
+	fs.DurationVar(&c.KeyCacheTTL, "key-cache-ttl", auth.DefaultKeyCacheTTL, "how long a valid API key is trusted without reading it again; a key revoked through another server or the CLI works here that much longer (0: read every request)")
 }
 
 // validate reports every configuration problem at once.
@@ -147,6 +152,9 @@ func (c *Config) validate(needDB, needModels bool) error {
 	}
 	if c.IngestWorkers < 0 || c.ChunkTokens < 0 {
 		errs = append(errs, errors.New("DEALDESK_INGEST_WORKERS and DEALDESK_CHUNK_TOKENS must not be negative"))
+	}
+	if c.KeyCacheTTL < 0 {
+		errs = append(errs, fmt.Errorf("DEALDESK_KEY_CACHE_TTL must not be negative, got %s", c.KeyCacheTTL))
 	}
 	if c.HTTP.RateLimit < 0 || c.HTTP.RateBurst < 0 {
 		errs = append(errs, errors.New("DEALDESK_RATE_LIMIT and DEALDESK_RATE_BURST must not be negative"))
