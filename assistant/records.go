@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dealdesk/dealdesk/audit"
 	"github.com/dealdesk/dealdesk/prompts"
@@ -44,28 +45,97 @@ func (s *Service) tenantPolicy(ctx context.Context, scope store.Scope, task stri
 	return p, nil
 }
 
-// store writes the generation record and its audit entry in one
-// transaction. Input, output and sources are stored masked.
-func (s *Service) store(ctx context.Context, c *call, failure error) error {
-	g := c.gen
-	status, errText := "ok", ""
-	if failure != nil {
-		status, errText = "failed", failure.Error()
-	}
-	input, err := marshal(c.input)
-	if err != nil {
-		return err
-	}
-	// The sources are in the input already (masked, as the model saw
-	// them); the sources column keeps their identities and scores.
-	sources := make([]map[string]any, len(g.Sources))
-	for i, src := range g.Sources {
+// recordTimeout bounds writing a generation's record, which goes on after
+// the caller has left so that every call that reached the model is
+// recorded.
+const recordTimeout = 10 * time.Second
+
+// recordContext is ctx without its cancellation, under recordTimeout.
+func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+}
+
+// sourcesJSON is the record's sources column: the sources' identities,
+// scores and whether the answer cites them (their masked text is in the
+// input, as the model saw it).
+func sourcesJSON(c *call) ([]byte, error) {
+	sources := make([]map[string]any, len(c.gen.Sources))
+	for i, src := range c.gen.Sources {
 		sources[i] = map[string]any{
 			"label": src.Label, "document_id": src.DocumentID, "title": c.masker.Mask(src.Title), "kind": src.Kind,
 			"region": src.Region, "source_ids": src.SourceIDs, "score": src.Score, "tokens": src.Tokens, "cited": src.Cited,
 		}
 	}
-	srcJSON, err := marshal(sources)
+	return marshal(sources)
+}
+
+// begin returns the function that writes the generation's record as
+// status "running", with everything known before the model answers
+// (caller, prompt, model, the masked input with its sources, the checks so
+// far). Run calls it while the model works, so the record costs the request
+// only its completion (finish). It reads nothing the model call changes
+// but the checks, which begin copies now.
+func (s *Service) begin(ctx context.Context, c *call) (write func() error) {
+	checksSoFar := c.gen.Checks
+	return func() error {
+		g := c.gen
+		input, err := marshal(c.input)
+		if err != nil {
+			return err
+		}
+		srcJSON, err := sourcesJSON(c)
+		if err != nil {
+			return err
+		}
+		checks, err := marshal(checksSoFar)
+		if err != nil {
+			return err
+		}
+		sc := c.caller.Scope
+		var createdBy *uuid.UUID
+		if sc.KeyID != uuid.Nil {
+			createdBy = &sc.KeyID
+		}
+		regions := sc.Regions
+		if regions == nil {
+			regions = []string{}
+		}
+		b, err := store.TenantBatch(sc.Tenant)
+		if err != nil {
+			return err
+		}
+		var createdAt time.Time
+		b.Queue(`
+			INSERT INTO generations (id, tenant_id, task, status, prompt_name, prompt_version, prompt_digest,
+				provider, model, offline, created_by, created_by_name, role, regions, request_id,
+				input, sources, checks, retrieval_ms)
+			VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			RETURNING created_at`,
+			g.ID, sc.Tenant, g.Task, c.tmpl.Name, c.tmpl.Version, c.tmpl.Digest,
+			g.Model.Provider, g.Model.Name, g.Model.Offline, createdBy, c.caller.Name, sc.Role, regions, c.caller.RequestID,
+			input, srcJSON, checks, g.Timings.Retrieval,
+		).QueryRow(func(r pgx.Row) error { return r.Scan(&createdAt) })
+		rctx, cancel := recordContext(ctx)
+		defer cancel()
+		if err := s.db.SendBatch(rctx, b).Close(); err != nil {
+			return err
+		}
+		g.CreatedAt = createdAt
+		return nil
+	}
+}
+
+// finish completes the record begin wrote, as "ok" or, with failure,
+// "failed" with the reason, and appends its audit entry, in one round trip:
+// a batch is one implicit transaction, so both are stored or neither is.
+// Output and raw output are stored masked.
+func (s *Service) finish(ctx context.Context, c *call, failure error) error {
+	g := c.gen
+	status, errText := "ok", ""
+	if failure != nil {
+		status, errText = "failed", failure.Error()
+	}
+	srcJSON, err := sourcesJSON(c)
 	if err != nil {
 		return err
 	}
@@ -80,33 +150,22 @@ func (s *Service) store(ctx context.Context, c *call, failure error) error {
 		return err
 	}
 	sc := c.caller.Scope
-	var createdBy *uuid.UUID
-	if sc.KeyID != uuid.Nil {
-		createdBy = &sc.KeyID
-	}
-	regions := sc.Regions
-	if regions == nil {
-		regions = []string{}
-	}
-	// The record and its audit entry in one round trip: a batch is one
-	// implicit transaction, so both are stored or neither is.
 	b, err := store.TenantBatch(sc.Tenant)
 	if err != nil {
 		return err
 	}
 	b.Queue(`
-		INSERT INTO generations (id, tenant_id, task, status, error, prompt_name, prompt_version, prompt_digest,
-			provider, model, offline, created_by, created_by_name, role, regions, request_id,
-			input, output, raw_output, sources, checks, repaired,
-			prompt_tokens, completion_tokens, latency_ms, retrieval_ms, model_ms)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-			$17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
-		RETURNING created_at`,
-		g.ID, sc.Tenant, g.Task, status, errText, c.tmpl.Name, c.tmpl.Version, c.tmpl.Digest,
-		g.Model.Provider, g.Model.Name, g.Model.Offline, createdBy, c.caller.Name, sc.Role, regions, c.caller.RequestID,
-		input, output, c.raw, srcJSON, checks, g.Checks.Repaired,
-		g.Usage.PromptTokens, g.Usage.CompletionTokens, g.Timings.Total, g.Timings.Retrieval, g.Timings.Model,
-	).QueryRow(func(r pgx.Row) error { return r.Scan(&g.CreatedAt) })
+		UPDATE generations SET status = $2, error = $3, output = $4, raw_output = $5, sources = $6, checks = $7,
+			repaired = $8, prompt_tokens = $9, completion_tokens = $10, latency_ms = $11, model_ms = $12
+		WHERE id = $1`,
+		g.ID, status, errText, output, c.raw, srcJSON, checks,
+		g.Checks.Repaired, g.Usage.PromptTokens, g.Usage.CompletionTokens, g.Timings.Total, g.Timings.Model,
+	).Exec(func(ct pgconn.CommandTag) error {
+		if ct.RowsAffected() != 1 {
+			return fmt.Errorf("generation %s has no record to complete", g.ID)
+		}
+		return nil
+	})
 	if _, err := audit.Queue(b, sc.Tenant, audit.Event{
 		Actor: sc.Actor(), ActorRole: sc.Role, Action: "generation.create", Subject: g.ID.String(),
 		Details: map[string]any{

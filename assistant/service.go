@@ -236,28 +236,39 @@ func (s *Service) Run(ctx context.Context, caller Caller, input any, opts Option
 	if err := c.choosePrompt(policy); err != nil {
 		return nil, err
 	}
+	// The record is written while the model works: the request then waits
+	// only for its completion, and a call that fails at the model, or
+	// whose caller leaves, is recorded too.
+	write := s.begin(ctx, c)
+	written := make(chan error, 1)
+	go func() { written <- write() }()
 	genCtx, cancelGen := context.WithCancel(ctx)
 	defer cancelGen()
 	waitStart := c.start(cancelGen)
 	err = c.generate(genCtx)
 	if serr := waitStart(); serr != nil {
-		return nil, serr
+		err = serr // the caller left; the model call was cancelled for it
 	}
+	if werr := <-written; werr != nil {
+		return nil, fmt.Errorf("store generation: %w", werr)
+	}
+	if err == nil {
+		c.verify()
+		c.gen.Output = mapStrings(c.masked, c.masker.Unmask).(map[string]any)
+	}
+	c.gen.Timings.Total = ms(time.Since(c.started))
 	if err != nil {
-		if errors.Is(err, ErrInvalidOutput) {
-			// The failure is a fact worth keeping: which prompt and model
-			// produced what. The caller still gets the error.
-			c.gen.Timings.Total = ms(time.Since(c.started))
-			if serr := s.store(ctx, c, err); serr != nil {
-				s.log.Error("store failed generation", "err", serr, "generation_id", c.gen.ID)
-			}
+		// The failure is a fact worth keeping: which prompt and model
+		// failed how, even for a caller that has gone. The caller still
+		// gets the error.
+		rctx, cancel := recordContext(ctx)
+		defer cancel()
+		if ferr := s.finish(rctx, c, err); ferr != nil {
+			s.log.Error("store failed generation", "err", ferr, "generation_id", c.gen.ID)
 		}
 		return nil, err
 	}
-	c.verify()
-	c.gen.Output = mapStrings(c.masked, c.masker.Unmask).(map[string]any)
-	c.gen.Timings.Total = ms(time.Since(c.started))
-	if err := s.store(ctx, c, nil); err != nil {
+	if err := s.finish(ctx, c, nil); err != nil {
 		return nil, fmt.Errorf("store generation: %w", err)
 	}
 	return c.gen, nil

@@ -210,7 +210,8 @@ func (s *Service) Record(ctx context.Context, scope store.Scope, in Input) (fb F
 			return err
 		}
 		if g.status != "ok" {
-			return fmt.Errorf("%w: generation %s failed; there is no answer to judge", ErrConflict, in.GenerationID)
+			// "failed", or "running": its answer is not there yet.
+			return fmt.Errorf("%w: generation %s is %s; there is no answer to judge", ErrConflict, in.GenerationID, g.status)
 		}
 		if err := json.Unmarshal(output, &g.output); err != nil {
 			return fmt.Errorf("decode generation output: %w", err)
