@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dealdesk/dealdesk/audit"
+	"github.com/dealdesk/dealdesk/lang"
 	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/store"
 )
@@ -72,9 +73,13 @@ func sourcesJSON(c *call) ([]byte, error) {
 // begin returns the function that writes the generation's record as
 // status "running", with everything known before the model answers
 // (caller, prompt, model, the masked input with its sources, the checks so
-// far). Run calls it while the model works, so the record costs the request
-// only its completion (finish). It reads nothing the model call changes
-// but the checks, which begin copies now.
+// far), and its audit entry, generation.create: the model is being sent
+// this tenant's data, so every call that reaches the model is audited, even
+// one whose server stops before it ends. Run calls write while the model
+// works, so the request waits only for the record's completion (finish),
+// and the audit chain's lock (one head row per tenant, which concurrent
+// calls queue for) is taken while the model works too. write reads
+// nothing the model call changes but the checks, which begin copies now.
 func (s *Service) begin(ctx context.Context, c *call) (write func() error) {
 	checksSoFar := c.gen.Checks
 	return func() error {
@@ -115,6 +120,16 @@ func (s *Service) begin(ctx context.Context, c *call) (write func() error) {
 			g.Model.Provider, g.Model.Name, g.Model.Offline, createdBy, c.caller.Name, sc.Role, regions, c.caller.RequestID,
 			input, srcJSON, checks, g.Timings.Retrieval,
 		).QueryRow(func(r pgx.Row) error { return r.Scan(&createdAt) })
+		if _, err := audit.Queue(b, sc.Tenant, audit.Event{
+			Actor: sc.Actor(), ActorRole: sc.Role, Action: "generation.create", Subject: g.ID.String(),
+			Details: map[string]any{
+				"task": g.Task, "prompt": g.Model.Prompt, "prompt_digest": g.Model.PromptDigest,
+				"provider": g.Model.Provider, "model": g.Model.Name, "sources": sourceLabels(g),
+				"request_id": c.caller.RequestID,
+			},
+		}); err != nil {
+			return err
+		}
 		rctx, cancel := recordContext(ctx)
 		defer cancel()
 		if err := s.db.SendBatch(rctx, b).Close(); err != nil {
@@ -126,9 +141,10 @@ func (s *Service) begin(ctx context.Context, c *call) (write func() error) {
 }
 
 // finish completes the record begin wrote, as "ok" or, with failure,
-// "failed" with the reason, and appends its audit entry, in one round trip:
-// a batch is one implicit transaction, so both are stored or neither is.
-// Output and raw output are stored masked.
+// "failed" with the reason. A failure also appends an audit entry,
+// generation.fail, in the same round trip and transaction (a batch is one
+// implicit transaction): the chain then says which calls ended without an
+// answer. Output and raw output are stored masked.
 func (s *Service) finish(ctx context.Context, c *call, failure error) error {
 	g := c.gen
 	status, errText := "ok", ""
@@ -166,20 +182,23 @@ func (s *Service) finish(ctx context.Context, c *call, failure error) error {
 		}
 		return nil
 	})
-	if _, err := audit.Queue(b, sc.Tenant, audit.Event{
-		Actor: sc.Actor(), ActorRole: sc.Role, Action: "generation.create", Subject: g.ID.String(),
-		Details: map[string]any{
-			"task": g.Task, "status": status, "prompt": g.Model.Prompt, "prompt_digest": g.Model.PromptDigest,
-			"provider": g.Model.Provider, "model": g.Model.Name, "sources": citedLabels(g),
-			"request_id": c.caller.RequestID,
-		},
-	}); err != nil {
-		return err
+	if failure != nil {
+		if _, err := audit.Queue(b, sc.Tenant, audit.Event{
+			Actor: sc.Actor(), ActorRole: sc.Role, Action: "generation.fail", Subject: g.ID.String(),
+			Details: map[string]any{"task": g.Task, "error": lang.TruncateTokens(errText, maxAuditErrorTokens), "request_id": c.caller.RequestID},
+		}); err != nil {
+			return err
+		}
 	}
 	return s.db.SendBatch(ctx, b).Close()
 }
 
-func citedLabels(g *Generation) []string {
+// maxAuditErrorTokens bounds a failure's reason in its audit entry (the
+// record keeps it whole): a model's error can quote a long response.
+const maxAuditErrorTokens = 256
+
+// sourceLabels names the sources sent to the model: label=document id.
+func sourceLabels(g *Generation) []string {
 	out := []string{}
 	for _, s := range g.Sources {
 		out = append(out, s.Label+"="+s.DocumentID)
