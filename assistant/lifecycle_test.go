@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/tmc/langchaingo/llms"
 
 	"github.com/dealdesk/dealdesk/assistant"
+	"github.com/dealdesk/dealdesk/audit"
+	"github.com/dealdesk/dealdesk/auth"
 	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/providers"
@@ -205,4 +208,96 @@ func TestRecordFollowsTheCall(t *testing.T) {
 			t.Fatalf("generation.fail reason %q", reason)
 		}
 	})
+}
+
+// TestSweepMarksInterruptedCalls: a record left running by a server that
+// stopped during the call is marked failed, with a generation.fail audit
+// entry in its tenant's chain, once it is older than any live call can be:
+// in every tenant, and no other record. A second sweep finds nothing.
+func TestSweepMarksInterruptedCalls(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.New(t)
+	reg, err := prompts.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
+	svc := assistant.New(db.Pool, retrieval.NewSearcher(db.Pool, emb, retrieval.Config{}), nil, reg, assistant.Config{}, slog.New(slog.DiscardHandler))
+	stale := svc.StaleAfter()
+	if stale <= 3*time.Minute {
+		t.Fatalf("StaleAfter %s is within the default call timeout", stale)
+	}
+	var tenants []uuid.UUID
+	for _, slug := range []string{"sweep-a", "sweep-b"} {
+		tn, err := auth.NewService(db.Pool).CreateTenant(ctx, slug, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tenants = append(tenants, tn.ID)
+	}
+	// running inserts a record of tenant as its server would have left it,
+	// begun age ago.
+	running := func(tenant uuid.UUID, age time.Duration) uuid.UUID {
+		t.Helper()
+		id := uuid.New()
+		err := store.InTenant(ctx, db.Pool, tenant, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `
+				INSERT INTO generations (id, tenant_id, task, status, prompt_name, prompt_version, prompt_digest,
+					provider, model, offline, role, input, request_id, created_at)
+				VALUES ($1, $2, 'email_draft', 'running', 'email_draft', 1, 'digest', 'test', 'gate', false, 'rep', '{}', 'req-1',
+					now() - make_interval(secs => $3))`, id, tenant, age.Seconds())
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	deadA := running(tenants[0], 2*stale)
+	deadB := running(tenants[1], stale+time.Minute)
+	live := running(tenants[0], stale-time.Minute) // a long call, still within its time
+
+	n, err := svc.SweepInterrupted(ctx, stale)
+	if err != nil || n != 2 {
+		t.Fatalf("SweepInterrupted = %d, %v; want 2", n, err)
+	}
+	check := func(tenant, id uuid.UUID, status string) *assistant.Record {
+		t.Helper()
+		r, err := svc.Get(ctx, store.Scope{Tenant: tenant, Role: "admin"}, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != status {
+			t.Fatalf("generation %s: status %s, want %s", id, r.Status, status)
+		}
+		return r
+	}
+	for i, id := range []uuid.UUID{deadA, deadB} {
+		r := check(tenants[i], id, "failed")
+		if r.Error != assistant.InterruptedError || len(r.Audit) != 1 || r.Audit[0].Action != "generation.fail" || r.Audit[0].Actor != "system" {
+			t.Fatalf("swept record: error %q, audit %+v", r.Error, r.Audit)
+		}
+		var d struct {
+			Task, Error string
+			RequestID   string `json:"request_id"`
+		}
+		if err := json.Unmarshal(r.Audit[0].Details, &d); err != nil || d.Task != "email_draft" || d.Error != assistant.InterruptedError || d.RequestID != "req-1" {
+			t.Fatalf("audit details %s (%v)", r.Audit[0].Details, err)
+		}
+	}
+	if r := check(tenants[0], live, "running"); len(r.Audit) != 0 {
+		t.Fatalf("live call's record has audit entries %+v", r.Audit)
+	}
+	if n, err := svc.SweepInterrupted(ctx, stale); err != nil || n != 0 {
+		t.Fatalf("second sweep = %d, %v; want 0", n, err)
+	}
+	for _, tenant := range tenants {
+		rep, err := audit.Verify(ctx, db.Pool, tenant)
+		if err != nil || !rep.OK || rep.Entries != 1 {
+			t.Fatalf("audit chain of %s: %+v, %v", tenant, rep, err)
+		}
+	}
+	if _, err := svc.SweepInterrupted(ctx, -time.Second); err == nil {
+		t.Fatal("a negative age was accepted")
+	}
 }

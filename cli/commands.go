@@ -104,8 +104,16 @@ func serveCommand() boundCommand {
 			defer close(workers)
 			queue.Run(e.ctx, max(1, cfg.IngestWorkers))
 		}()
+		// Records left running by a server that stopped mid-call are
+		// marked failed once no live call can own them.
+		sweeper := make(chan struct{})
+		go func() {
+			defer close(sweeper)
+			tasks.RunSweeper(e.ctx, assistant.DefaultSweepEvery)
+		}()
 		err = srv.Run(e.ctx)
 		<-workers // e.ctx is done: workers finish their current step and stop
+		<-sweeper
 		return err
 	}
 	return c
