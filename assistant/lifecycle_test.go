@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +15,8 @@ import (
 	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/audit"
 	"github.com/dealdesk/dealdesk/auth"
-	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/prompts"
-	"github.com/dealdesk/dealdesk/providers"
-	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/store"
-	"github.com/dealdesk/dealdesk/store/storetest"
 )
 
 // gateModel signals when it is called, then waits for release (or its
@@ -59,18 +53,9 @@ func (m *gateModel) Call(ctx context.Context, prompt string, options ...llms.Cal
 // has the call's data from then on; a failed call adds generation.fail.
 func TestRecordFollowsTheCall(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.New(t)
-	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
-	tenant := knowledgetest.DemoTenant(t, db.Pool, emb, "lifecycle")
-	answer, err := os.ReadFile("../cmd/fakellm/email_draft.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := prompts.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	scope := store.Scope{Tenant: tenant, Role: "admin"}
+	d := newDemoDB(t, "lifecycle")
+	answer := emailAnswer(t)
+	scope := store.Scope{Tenant: d.tenant, Role: "admin"}
 	caller := assistant.Caller{Scope: scope, Name: "test"}
 	in := prompts.EmailDraftInput{Purpose: "follow_up", Customer: "南京市江宁区数据局", RecipientName: "王建国",
 		DealContext: "王总手机 13812345678，跟进专项债审计合规。"}
@@ -79,8 +64,7 @@ func TestRecordFollowsTheCall(t *testing.T) {
 	// model has been called, and a channel with Run's result.
 	run := func(t *testing.T, ctx context.Context, m *gateModel) (uuid.UUID, chan error) {
 		t.Helper()
-		models := &providers.Models{LLM: m, Embedder: emb, Info: providers.Info{Provider: "test", ChatModel: "gate", EmbedDim: storetest.EmbedDim}}
-		svc := assistant.New(db.Pool, retrieval.NewSearcher(db.Pool, emb, retrieval.Config{}), models, reg, assistant.Config{}, slog.New(slog.DiscardHandler))
+		svc := d.service(m, "gate")
 		ids := make(chan uuid.UUID, 1)
 		done := make(chan error, 1)
 		go func() {
@@ -97,7 +81,7 @@ func TestRecordFollowsTheCall(t *testing.T) {
 		}
 		return <-ids, done
 	}
-	svc := assistant.New(db.Pool, retrieval.NewSearcher(db.Pool, emb, retrieval.Config{}), nil, reg, assistant.Config{}, slog.New(slog.DiscardHandler))
+	svc := d.service(nil, "")
 	// record waits until the record of id has status want.
 	record := func(t *testing.T, id uuid.UUID, want string) *assistant.Record {
 		t.Helper()
@@ -152,7 +136,7 @@ func TestRecordFollowsTheCall(t *testing.T) {
 	}
 
 	t.Run("ok", func(t *testing.T) {
-		m := &gateModel{answer: string(answer), entered: make(chan struct{}), release: make(chan struct{})}
+		m := &gateModel{answer: answer, entered: make(chan struct{}), release: make(chan struct{})}
 		id, done := run(t, ctx, m)
 		r := record(t, id, "running")
 		// The model has this call's data: the audit says so already.
@@ -193,7 +177,7 @@ func TestRecordFollowsTheCall(t *testing.T) {
 	})
 
 	t.Run("caller leaves", func(t *testing.T) {
-		m := &gateModel{answer: string(answer), entered: make(chan struct{}), release: make(chan struct{})}
+		m := &gateModel{answer: answer, entered: make(chan struct{}), release: make(chan struct{})}
 		cctx, cancel := context.WithCancel(ctx)
 		id, done := run(t, cctx, m)
 		cancel()
@@ -216,25 +200,18 @@ func TestRecordFollowsTheCall(t *testing.T) {
 // in every tenant, and no other record. A second sweep finds nothing.
 func TestSweepMarksInterruptedCalls(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.New(t)
-	reg, err := prompts.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
-	svc := assistant.New(db.Pool, retrieval.NewSearcher(db.Pool, emb, retrieval.Config{}), nil, reg, assistant.Config{}, slog.New(slog.DiscardHandler))
+	d := newDemoDB(t, "sweep-a")
+	db := d.db
+	svc := d.service(nil, "")
 	stale := svc.StaleAfter()
 	if stale <= 3*time.Minute {
 		t.Fatalf("StaleAfter %s is within the default call timeout", stale)
 	}
-	var tenants []uuid.UUID
-	for _, slug := range []string{"sweep-a", "sweep-b"} {
-		tn, err := auth.NewService(db.Pool).CreateTenant(ctx, slug, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		tenants = append(tenants, tn.ID)
+	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "sweep-b", "")
+	if err != nil {
+		t.Fatal(err)
 	}
+	tenants := []uuid.UUID{d.tenant, tn.ID}
 	// running inserts a record of tenant as its server would have left it,
 	// begun age ago.
 	running := func(tenant uuid.UUID, age time.Duration) uuid.UUID {

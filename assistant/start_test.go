@@ -3,8 +3,6 @@ package assistant_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -12,12 +10,8 @@ import (
 	"github.com/tmc/langchaingo/llms"
 
 	"github.com/dealdesk/dealdesk/assistant"
-	"github.com/dealdesk/dealdesk/knowledge/knowledgetest"
 	"github.com/dealdesk/dealdesk/prompts"
-	"github.com/dealdesk/dealdesk/providers"
-	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/store"
-	"github.com/dealdesk/dealdesk/store/storetest"
 )
 
 // timedModel answers with a fixed email draft in two streamed chunks and
@@ -70,26 +64,14 @@ func (m *timedModel) Call(ctx context.Context, prompt string, options ...llms.Ca
 // OnStart error cancels the model call and is what Run returns.
 func TestStartEventOverlapsTheModelCall(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.New(t)
-	emb := providers.NewOfflineEmbedder(storetest.EmbedDim)
-	tenant := knowledgetest.DemoTenant(t, db.Pool, emb, "start")
-	answer, err := os.ReadFile("../cmd/fakellm/email_draft.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := prompts.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	service := func(m *timedModel) *assistant.Service {
-		models := &providers.Models{LLM: m, Embedder: emb, Info: providers.Info{Provider: "test", ChatModel: "timed", EmbedDim: storetest.EmbedDim}}
-		return assistant.New(db.Pool, retrieval.NewSearcher(db.Pool, emb, retrieval.Config{}), models, reg, assistant.Config{}, slog.New(slog.DiscardHandler))
-	}
-	caller := assistant.Caller{Scope: store.Scope{Tenant: tenant, Role: "admin"}, Name: "test"}
+	d := newDemoDB(t, "start")
+	answer := emailAnswer(t)
+	service := func(m *timedModel) *assistant.Service { return d.service(m, "timed") }
+	caller := assistant.Caller{Scope: store.Scope{Tenant: d.tenant, Role: "admin"}, Name: "test"}
 	in := prompts.EmailDraftInput{Purpose: "follow_up", Customer: "南京市江宁区数据局", RecipientName: "王建国"}
 
 	t.Run("overlap", func(t *testing.T) {
-		m := &timedModel{answer: string(answer)}
+		m := &timedModel{answer: answer}
 		var startDone time.Time
 		var events []string
 		g, err := service(m).Run(ctx, caller, in, assistant.Options{
@@ -119,7 +101,7 @@ func TestStartEventOverlapsTheModelCall(t *testing.T) {
 	})
 
 	t.Run("start fails", func(t *testing.T) {
-		m := &timedModel{answer: string(answer), block: true}
+		m := &timedModel{answer: answer, block: true}
 		gone := errors.New("client gone")
 		begin := time.Now()
 		_, err := service(m).Run(ctx, caller, in, assistant.Options{
