@@ -211,7 +211,7 @@ type generationList struct {
 }
 
 func (s *Server) listGenerations(c echo.Context) error {
-	f := assistant.ListFilter{Task: c.QueryParam("task")}
+	f := assistant.ListFilter{Task: c.QueryParam("task"), Status: c.QueryParam("status")}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {

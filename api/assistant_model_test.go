@@ -110,6 +110,17 @@ func TestAssistantGivesUpAfterOneRepair(t *testing.T) {
 	if err != nil || status != "failed" || raw != `{"objection":"x"}` {
 		t.Fatalf("stored: %q %q %v", status, raw, err)
 	}
+	// Ops find it by its status, with the reason.
+	var l struct {
+		Generations []struct {
+			Status string `json:"status"`
+			Error  string `json:"error"`
+		} `json:"generations"`
+	}
+	h.do("GET", "/v1/generations?status=failed", h.rep.Secret, "").json(t, &l)
+	if len(l.Generations) != 1 || l.Generations[0].Status != "failed" || !strings.Contains(l.Generations[0].Error, "/category") {
+		t.Fatalf("failed generations: %+v", l)
+	}
 }
 
 func TestAssistantProviderDown(t *testing.T) {

@@ -263,7 +263,15 @@ func TestListGenerations(t *testing.T) {
 	if len(page2.Generations) != 1 || page2.NextBefore != "" {
 		t.Fatalf("page 2: %+v", page2)
 	}
-	for _, bad := range []string{"?limit=0", "?limit=500", "?task=poem", "?before=yesterday"} {
+	h.do("GET", "/v1/generations?status=ok&task=objection", h.rep.Secret, "").json(t, &l)
+	if len(l.Generations) != 1 || l.Generations[0].ID != obj {
+		t.Fatalf("status filter ok: %+v", l)
+	}
+	h.do("GET", "/v1/generations?status=failed", h.admin.Secret, "").json(t, &l)
+	if len(l.Generations) != 0 {
+		t.Fatalf("status filter failed: %+v", l)
+	}
+	for _, bad := range []string{"?limit=0", "?limit=500", "?task=poem", "?before=yesterday", "?status=done"} {
 		h.do("GET", "/v1/generations"+bad, h.rep.Secret, "").problem(t, 400, "validation_failed")
 	}
 }

@@ -82,7 +82,8 @@ func (s *Server) routeTable() []route {
 			handler:     s.suggestions, request: suggest.Request{}, response: suggest.Response{}},
 		{method: http.MethodGet, path: "/v1/generations", tag: "assistant", summary: "The generations the key can see, newest first (to find one for feedback)",
 			handler: s.listGenerations, response: generationList{}, query: []queryParam{
-				{"task", "string", "only this task"}, {"limit", "integer", "1-200, default 50"},
+				{"task", "string", "only this task"}, {"status", "string", "only this status: running, ok or failed"},
+				{"limit", "integer", "1-200, default 50"},
 				{"before", "string", "RFC 3339 time: next_before of the previous page"},
 			}},
 		{method: http.MethodGet, path: "/v1/generations/:id", tag: "assistant", summary: "A stored generation: masked input and output, sources, prompt version, model, tokens, latency, caller and audit trail",

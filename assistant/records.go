@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -393,6 +394,7 @@ type Summary struct {
 	ID            uuid.UUID `json:"generation_id"`
 	Task          string    `json:"task"`
 	Status        string    `json:"status"`
+	Error         string    `json:"error,omitempty"` // why a failed call failed
 	Prompt        string    `json:"prompt"`
 	Provider      string    `json:"provider"`
 	Model         string    `json:"model"`
@@ -401,9 +403,16 @@ type Summary struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
+// Statuses are a generation record's states: running while its model
+// works (or left so by a server that stopped, until the sweep), then ok or
+// failed.
+var Statuses = []string{"running", "ok", "failed"}
+
 // ListFilter selects generations for List.
 type ListFilter struct {
 	Task string
+	// Status is running, ok or failed (empty: any).
+	Status string
 	// Before pages: only generations created before this time.
 	Before *time.Time
 	// Limit is 1-200, default 50.
@@ -421,18 +430,21 @@ func (s *Service) List(ctx context.Context, scope store.Scope, f ListFilter) ([]
 	if f.Task != "" && !slices.Contains(Tasks, f.Task) {
 		return nil, &FieldError{"task", fmt.Sprintf("unknown task %q", f.Task)}
 	}
+	if f.Status != "" && !slices.Contains(Statuses, f.Status) {
+		return nil, &FieldError{"status", fmt.Sprintf("must be one of %s", strings.Join(Statuses, ", "))}
+	}
 	out := []Summary{}
 	err := store.InScope(ctx, s.db, scope, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT id, task, status, prompt_name || '@v' || prompt_version, provider, model, created_by_name, latency_ms, created_at
+			SELECT id, task, status, error, prompt_name || '@v' || prompt_version, provider, model, created_by_name, latency_ms, created_at
 			FROM generations
-			WHERE ($1 = '' OR task = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
-			ORDER BY created_at DESC, id DESC LIMIT $3`, f.Task, f.Before, f.Limit)
+			WHERE ($1 = '' OR task = $1) AND ($2::timestamptz IS NULL OR created_at < $2) AND ($4 = '' OR status = $4)
+			ORDER BY created_at DESC, id DESC LIMIT $3`, f.Task, f.Before, f.Limit, f.Status)
 		if err != nil {
 			return err
 		}
 		var g Summary
-		_, err = pgx.ForEachRow(rows, []any{&g.ID, &g.Task, &g.Status, &g.Prompt, &g.Provider, &g.Model, &g.CreatedByName,
+		_, err = pgx.ForEachRow(rows, []any{&g.ID, &g.Task, &g.Status, &g.Error, &g.Prompt, &g.Provider, &g.Model, &g.CreatedByName,
 			&g.LatencyMS, &g.CreatedAt}, func() error {
 			out = append(out, g)
 			return nil
