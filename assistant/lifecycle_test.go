@@ -139,6 +139,15 @@ func TestRecordFollowsTheCall(t *testing.T) {
 		m := &gateModel{answer: answer, entered: make(chan struct{}), release: make(chan struct{})}
 		id, done := run(t, ctx, m)
 		r := record(t, id, "running")
+		// Its deadline is the call's timeout (3 minutes by default) and
+		// the time to complete the record (10 s) from the call's start.
+		var span time.Duration
+		err := store.InTenant(ctx, d.db.Pool, d.tenant, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT deadline - created_at FROM generations WHERE id = $1`, id).Scan(&span)
+		})
+		if err != nil || span < 3*time.Minute || span > 3*time.Minute+10*time.Second {
+			t.Fatalf("running record's deadline is %s after its insert (%v), want 3m-3m10s", span, err)
+		}
 		// The model has this call's data: the audit says so already.
 		if got := trail(t, r); got != "generation.create" {
 			t.Fatalf("running record's audit trail %q, want generation.create", got)
@@ -196,15 +205,17 @@ func TestRecordFollowsTheCall(t *testing.T) {
 
 // TestSweepMarksInterruptedCalls: a record left running by a server that
 // stopped during the call is marked failed, with a generation.fail audit
-// entry in its tenant's chain, once it is older than any live call can be:
-// in every tenant, and no other record. A second sweep finds nothing.
+// entry in its tenant's chain, once it is past its deadline (the time its
+// own call was certain to have ended) by the grace: in every tenant, and no
+// other record. A record from before deadlines goes by its age and this
+// server's timeout. A second sweep finds nothing.
 func TestSweepMarksInterruptedCalls(t *testing.T) {
 	ctx := context.Background()
 	d := newDemoDB(t, "sweep-a")
 	db := d.db
 	svc := d.service(nil, "")
-	stale := svc.StaleAfter()
-	if stale <= 3*time.Minute {
+	grace := assistant.SweepGrace
+	if stale := svc.StaleAfter(); stale <= 3*time.Minute {
 		t.Fatalf("StaleAfter %s is within the default call timeout", stale)
 	}
 	tn, err := auth.NewService(db.Pool).CreateTenant(ctx, "sweep-b", "")
@@ -213,16 +224,21 @@ func TestSweepMarksInterruptedCalls(t *testing.T) {
 	}
 	tenants := []uuid.UUID{d.tenant, tn.ID}
 	// running inserts a record of tenant as its server would have left it,
-	// begun age ago.
-	running := func(tenant uuid.UUID, age time.Duration) uuid.UUID {
+	// begun age ago, with its deadline that far from now (none: nil).
+	running := func(tenant uuid.UUID, age time.Duration, deadline *time.Duration) uuid.UUID {
 		t.Helper()
+		var until *float64
+		if deadline != nil {
+			secs := deadline.Seconds()
+			until = &secs
+		}
 		id := uuid.New()
 		err := store.InTenant(ctx, db.Pool, tenant, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `
 				INSERT INTO generations (id, tenant_id, task, status, prompt_name, prompt_version, prompt_digest,
-					provider, model, offline, role, input, request_id, created_at)
+					provider, model, offline, role, input, request_id, created_at, deadline)
 				VALUES ($1, $2, 'email_draft', 'running', 'email_draft', 1, 'digest', 'test', 'gate', false, 'rep', '{}', 'req-1',
-					now() - make_interval(secs => $3))`, id, tenant, age.Seconds())
+					now() - make_interval(secs => $3), now() + make_interval(secs => $4))`, id, tenant, age.Seconds(), until)
 			return err
 		})
 		if err != nil {
@@ -230,27 +246,41 @@ func TestSweepMarksInterruptedCalls(t *testing.T) {
 		}
 		return id
 	}
-	deadA := running(tenants[0], 2*stale)
-	deadB := running(tenants[1], stale+time.Minute)
-	live := running(tenants[0], stale-time.Minute) // a long call, still within its time
+	in := func(d time.Duration) *time.Duration { return &d }
+	dead := []uuid.UUID{
+		running(tenants[0], time.Hour, in(-grace-time.Minute)),       // past its deadline and the grace
+		running(tenants[1], svc.StaleAfter()+grace+time.Minute, nil), // no deadline, old enough
+	}
+	alive := []uuid.UUID{
+		running(tenants[0], time.Hour, in(5*time.Minute)),      // a long call from a server with a long timeout
+		running(tenants[0], 5*time.Minute, in(-grace/2)),       // past its deadline, within the grace
+		running(tenants[1], svc.StaleAfter()-time.Minute, nil), // no deadline, young enough
+	}
 
-	n, err := svc.SweepInterrupted(ctx, stale)
-	if err != nil || n != 2 {
-		t.Fatalf("SweepInterrupted = %d, %v; want 2", n, err)
+	n, err := svc.SweepInterrupted(ctx, grace)
+	if err != nil || n != len(dead) {
+		t.Fatalf("SweepInterrupted = %d, %v; want %d", n, err, len(dead))
 	}
-	check := func(tenant, id uuid.UUID, status string) *assistant.Record {
+	check := func(id uuid.UUID, status string) *assistant.Record {
 		t.Helper()
-		r, err := svc.Get(ctx, store.Scope{Tenant: tenant, Role: "admin"}, id)
-		if err != nil {
-			t.Fatal(err)
+		for _, tenant := range tenants {
+			r, err := svc.Get(ctx, store.Scope{Tenant: tenant, Role: "admin"}, id)
+			if errors.Is(err, assistant.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != status {
+				t.Fatalf("generation %s: status %s, want %s", id, r.Status, status)
+			}
+			return r
 		}
-		if r.Status != status {
-			t.Fatalf("generation %s: status %s, want %s", id, r.Status, status)
-		}
-		return r
+		t.Fatalf("generation %s not found", id)
+		return nil
 	}
-	for i, id := range []uuid.UUID{deadA, deadB} {
-		r := check(tenants[i], id, "failed")
+	for _, id := range dead {
+		r := check(id, "failed")
 		if r.Error != assistant.InterruptedError || len(r.Audit) != 1 || r.Audit[0].Action != "generation.fail" || r.Audit[0].Actor != "system" {
 			t.Fatalf("swept record: error %q, audit %+v", r.Error, r.Audit)
 		}
@@ -262,10 +292,12 @@ func TestSweepMarksInterruptedCalls(t *testing.T) {
 			t.Fatalf("audit details %s (%v)", r.Audit[0].Details, err)
 		}
 	}
-	if r := check(tenants[0], live, "running"); len(r.Audit) != 0 {
-		t.Fatalf("live call's record has audit entries %+v", r.Audit)
+	for _, id := range alive {
+		if r := check(id, "running"); len(r.Audit) != 0 {
+			t.Fatalf("live call's record has audit entries %+v", r.Audit)
+		}
 	}
-	if n, err := svc.SweepInterrupted(ctx, stale); err != nil || n != 0 {
+	if n, err := svc.SweepInterrupted(ctx, grace); err != nil || n != 0 {
 		t.Fatalf("second sweep = %d, %v; want 0", n, err)
 	}
 	for _, tenant := range tenants {
@@ -275,6 +307,6 @@ func TestSweepMarksInterruptedCalls(t *testing.T) {
 		}
 	}
 	if _, err := svc.SweepInterrupted(ctx, -time.Second); err == nil {
-		t.Fatal("a negative age was accepted")
+		t.Fatal("a negative grace was accepted")
 	}
 }

@@ -52,6 +52,13 @@ func (s *Service) tenantPolicy(ctx context.Context, scope store.Scope, task stri
 // recorded.
 const recordTimeout = 10 * time.Second
 
+// recordDeadline is how long from now the call is certain to have ended,
+// its record completed: the rest of the call's time, then recordTimeout.
+// The running record keeps it (its deadline), for the sweep.
+func (c *call) recordDeadline() time.Duration {
+	return time.Until(c.started.Add(c.s.cfg.Timeout)) + recordTimeout
+}
+
 // recordContext is ctx without its cancellation, under recordTimeout.
 func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
@@ -114,12 +121,13 @@ func (s *Service) begin(ctx context.Context, c *call) (write func() error) {
 		b.Queue(`
 			INSERT INTO generations (id, tenant_id, task, status, prompt_name, prompt_version, prompt_digest,
 				provider, model, offline, created_by, created_by_name, role, regions, request_id,
-				input, sources, checks, retrieval_ms)
-			VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+				input, sources, checks, retrieval_ms, deadline)
+			VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+				now() + make_interval(secs => $19))
 			RETURNING created_at`,
 			g.ID, sc.Tenant, g.Task, c.tmpl.Name, c.tmpl.Version, c.tmpl.Digest,
 			g.Model.Provider, g.Model.Name, g.Model.Offline, createdBy, c.caller.Name, sc.Role, regions, c.caller.RequestID,
-			input, srcJSON, checks, g.Timings.Retrieval,
+			input, srcJSON, checks, g.Timings.Retrieval, c.recordDeadline().Seconds(),
 		).QueryRow(func(r pgx.Row) error { return r.Scan(&createdAt) })
 		if _, err := audit.Queue(b, sc.Tenant, audit.Event{
 			Actor: sc.Actor(), ActorRole: sc.Role, Action: "generation.create", Subject: g.ID.String(),

@@ -20,24 +20,30 @@ const InterruptedError = "interrupted: the call was still running when its serve
 // DefaultSweepEvery is how often RunSweeper looks for interrupted calls.
 const DefaultSweepEvery = time.Minute
 
-// StaleAfter is how long after it began a running record is certainly
-// not a live call's: a call ends within Config.Timeout, and its record is
-// completed within recordTimeout after; a minute more allows for clocks.
-// Servers sharing a database should share the timeout, or the shortest
-// one's sweep may mark failed a longer call that is still running (whose
-// completion then still stores its answer).
+// SweepGrace is how long past its deadline RunSweeper leaves a running
+// record before marking it failed: room for clocks that disagree.
+const SweepGrace = time.Minute
+
+// StaleAfter is how long after it began a running record written without
+// a deadline (before migration 0020) is certainly not a live call's: a
+// call ends within Config.Timeout, and its record is completed within
+// recordTimeout after.
 func (s *Service) StaleAfter() time.Duration {
-	return s.cfg.Timeout + recordTimeout + time.Minute
+	return s.cfg.Timeout + recordTimeout
 }
 
 // SweepInterrupted marks failed, in every tenant, the records still
-// running olderThan after they began: calls whose server stopped (a crash,
-// a kill, a lost machine) before it could complete them. Each gets the
-// error InterruptedError and a generation.fail audit entry, in the same
-// transaction. It returns how many it marked.
-func (s *Service) SweepInterrupted(ctx context.Context, olderThan time.Duration) (int, error) {
-	if olderThan < 0 {
-		return 0, fmt.Errorf("sweep: negative age %s", olderThan)
+// running more than grace past their deadline, the time by which their
+// call was certain to have ended (set as the record was inserted, from
+// that call's own timeout; for older records without one, created_at plus
+// StaleAfter): calls whose server stopped (a crash, a kill, a lost
+// machine) before it could complete them. Each gets the error
+// InterruptedError and a generation.fail audit entry, in the same
+// transaction. Several servers may sweep at once: a record is marked once.
+// It returns how many it marked.
+func (s *Service) SweepInterrupted(ctx context.Context, grace time.Duration) (int, error) {
+	if grace < 0 {
+		return 0, fmt.Errorf("sweep: negative grace %s", grace)
 	}
 	tenants, err := audit.Tenants(ctx, s.db)
 	if err != nil {
@@ -46,7 +52,7 @@ func (s *Service) SweepInterrupted(ctx context.Context, olderThan time.Duration)
 	swept := 0
 	var errs []error
 	for _, t := range tenants {
-		n, err := s.sweepTenant(ctx, t.ID, olderThan)
+		n, err := s.sweepTenant(ctx, t.ID, grace)
 		swept += n
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sweep tenant %s: %w", t.Slug, err))
@@ -55,7 +61,7 @@ func (s *Service) SweepInterrupted(ctx context.Context, olderThan time.Duration)
 	return swept, errors.Join(errs...)
 }
 
-func (s *Service) sweepTenant(ctx context.Context, tenant uuid.UUID, olderThan time.Duration) (int, error) {
+func (s *Service) sweepTenant(ctx context.Context, tenant uuid.UUID, grace time.Duration) (int, error) {
 	type stale struct {
 		ID        uuid.UUID
 		Task      string
@@ -65,8 +71,9 @@ func (s *Service) sweepTenant(ctx context.Context, tenant uuid.UUID, olderThan t
 	err := store.InTenant(ctx, s.db, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			UPDATE generations SET status = 'failed', error = $2
-			WHERE tenant_id = $1 AND status = 'running' AND created_at < now() - make_interval(secs => $3)
-			RETURNING id, task, request_id`, tenant, InterruptedError, olderThan.Seconds())
+			WHERE tenant_id = $1 AND status = 'running'
+				AND coalesce(deadline, created_at + make_interval(secs => $4)) < now() - make_interval(secs => $3)
+			RETURNING id, task, request_id`, tenant, InterruptedError, grace.Seconds(), s.StaleAfter().Seconds())
 		if err != nil {
 			return err
 		}
@@ -89,17 +96,17 @@ func (s *Service) sweepTenant(ctx context.Context, tenant uuid.UUID, olderThan t
 	return len(found), nil
 }
 
-// RunSweeper sweeps interrupted calls (older than StaleAfter) now and then
-// every interval, until ctx ends. A failed sweep is logged and tried
-// again at the next tick.
+// RunSweeper sweeps interrupted calls (SweepGrace past their deadline)
+// now and then every interval, until ctx ends. A failed sweep is logged
+// and tried again at the next tick.
 func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = DefaultSweepEvery
 	}
 	sweep := func() {
-		n, err := s.SweepInterrupted(ctx, s.StaleAfter())
+		n, err := s.SweepInterrupted(ctx, SweepGrace)
 		if n > 0 {
-			s.log.Warn("marked interrupted calls failed", "generations", n, "older_than", s.StaleAfter().String())
+			s.log.Warn("marked interrupted calls failed", "generations", n)
 		}
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("sweep interrupted calls", "err", err)
