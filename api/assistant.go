@@ -102,10 +102,10 @@ func (s *Server) runBound(c echo.Context, req assistant.Request) error {
 		return s.streamTask(c, caller, input, opts)
 	}
 	gen, err := s.assistant.Run(c.Request().Context(), caller, input, opts)
+	s.metrics.observeCall(gen, err)
 	if err != nil {
 		return err
 	}
-	s.metrics.observeGeneration(gen)
 	return c.JSON(http.StatusOK, taskBody(gen))
 }
 
@@ -180,6 +180,7 @@ func (s *Server) streamTask(c echo.Context, caller assistant.Caller, input any, 
 		return send("token", map[string]string{"text": text})
 	}
 	gen, err := s.assistant.Run(c.Request().Context(), caller, input, opts)
+	s.metrics.observeCall(gen, err)
 	if err != nil {
 		p, internal := toProblem(err)
 		p.RequestID = requestID(c)
@@ -188,7 +189,6 @@ func (s *Server) streamTask(c echo.Context, caller assistant.Caller, input any, 
 		}
 		return send("error", p)
 	}
-	s.metrics.observeGeneration(gen)
 	return send("result", taskBody(gen))
 }
 

@@ -121,6 +121,11 @@ func TestAssistantGivesUpAfterOneRepair(t *testing.T) {
 	if len(l.Generations) != 1 || l.Generations[0].Status != "failed" || !strings.Contains(l.Generations[0].Error, "/category") {
 		t.Fatalf("failed generations: %+v", l)
 	}
+	// And the metrics count it as failed, by prompt version.
+	m := string(h.do("GET", "/metrics", "", "").body)
+	if !strings.Contains(m, `dealdesk_generations_total{outcome="failed",prompt="objection@v1",provider="openai",task="objection"} 1`) {
+		t.Fatalf("metrics:\n%s", m)
+	}
 }
 
 func TestAssistantProviderDown(t *testing.T) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"github.com/dealdesk/dealdesk/assistant"
 
 	"strconv"
@@ -43,7 +44,7 @@ func newMetrics() *metrics {
 		}),
 		generations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dealdesk_generations_total",
-			Help: "Assistant generations by task, prompt version, provider and outcome (ok, repaired, unknown_citations).",
+			Help: "Assistant generations by task, prompt version, provider and outcome (ok, repaired, unknown_citations, failed).",
 		}, []string{"task", "prompt", "provider", "outcome"}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dealdesk_generation_tokens_total",
@@ -82,14 +83,32 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// observeGeneration records a successful generation.
-func (m *metrics) observeGeneration(g *assistant.Generation) {
-	outcome := "ok"
+// observeCall counts a task call's outcome: its generation when it
+// answered, or the failed call when it reached the model and failed
+// (assistant.CallError). Other errors (bad input, a feature switched off)
+// never reached a model and are counted only as HTTP requests.
+func (m *metrics) observeCall(g *assistant.Generation, err error) {
+	if err == nil {
+		m.observeGeneration(g, "")
+		return
+	}
+	var ce *assistant.CallError
+	if errors.As(err, &ce) {
+		m.observeGeneration(ce.Generation, "failed")
+	}
+}
+
+// observeGeneration counts g under its outcome: outcome if set, else
+// ok, repaired or unknown_citations.
+func (m *metrics) observeGeneration(g *assistant.Generation, outcome string) {
 	switch {
+	case outcome != "":
 	case g.Checks.Repaired:
 		outcome = "repaired"
 	case !g.Checks.CitationsValid:
 		outcome = "unknown_citations"
+	default:
+		outcome = "ok"
 	}
 	m.generations.WithLabelValues(g.Task, g.Model.Prompt, g.Model.Provider, outcome).Inc()
 	m.tokens.WithLabelValues(g.Task, g.Model.Provider, "prompt").Add(float64(g.Usage.PromptTokens))

@@ -366,10 +366,23 @@ func TestCORS(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{})
+	h.loadDemo()
 	h.do("GET", "/v1/me", h.rep.Secret, "")
+	h.generate(h.rep.Secret, "/v1/objections", `{"objection":"太贵了"}`)
+	// Refused before any model: counted as a request, not a generation.
+	h.do("POST", "/v1/objections", h.rep.Secret, `{}`).problem(t, 400, "validation_failed")
 	r := h.do("GET", "/metrics", "", "")
-	if r.status != 200 || !strings.Contains(string(r.body), `dealdesk_http_requests_total{code="200",method="GET",route="/v1/me"} 1`) {
-		t.Fatalf("metrics:\n%s", r.body)
+	for _, want := range []string{
+		`dealdesk_http_requests_total{code="200",method="GET",route="/v1/me"} 1`,
+		`dealdesk_http_requests_total{code="400",method="POST",route="/v1/objections"} 1`,
+		`dealdesk_generations_total{outcome="ok",prompt="objection@v1",provider="offline",task="objection"} 1`,
+	} {
+		if r.status != 200 || !strings.Contains(string(r.body), want) {
+			t.Fatalf("metrics lack %s:\n%s", want, r.body)
+		}
+	}
+	if strings.Contains(string(r.body), `outcome="failed"`) {
+		t.Fatalf("a refused request was counted as a failed generation:\n%s", r.body)
 	}
 }
 

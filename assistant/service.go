@@ -266,13 +266,26 @@ func (s *Service) Run(ctx context.Context, caller Caller, input any, opts Option
 		if ferr := s.finish(rctx, c, err); ferr != nil {
 			s.log.Error("store failed generation", "err", ferr, "generation_id", c.gen.ID)
 		}
-		return nil, err
+		return nil, &CallError{Generation: c.gen, Err: err}
 	}
 	if err := s.finish(ctx, c, nil); err != nil {
 		return nil, fmt.Errorf("store generation: %w", err)
 	}
 	return c.gen, nil
 }
+
+// CallError is Run's error for a call that reached the model and failed
+// there (an invalid answer after its repair, a model error, the caller
+// leaving): its record is stored as failed, and Generation says which
+// prompt and model failed, with the tokens and time spent (no Output). It
+// unwraps to the failure.
+type CallError struct {
+	Generation *Generation
+	Err        error
+}
+
+func (e *CallError) Error() string { return e.Err.Error() }
+func (e *CallError) Unwrap() error { return e.Err }
 
 // start calls OnStart while the model call is being sent, since the model
 // cannot answer before it is sent anyway: a streamed answer's first token
