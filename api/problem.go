@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
 	"github.com/dealdesk/dealdesk/auth"
@@ -126,8 +130,37 @@ func toProblem(err error) (p *Problem, internal bool) {
 		return newProblem("timeout", "the request took longer than the server allows"), false
 	case errors.Is(err, context.Canceled):
 		return newProblem("unavailable", "the request was cancelled"), false
+	case databaseUnavailable(err):
+		// Logged (the operator must know), but not a bug: retry later.
+		p := newProblem("unavailable", "the database is not available right now; retry later")
+		p.RetryAfter = databaseRetryAfter
+		return p, true
 	}
 	return newProblem("internal", "an internal error occurred; quote the request id when reporting it"), true
+}
+
+// databaseRetryAfter is the Retry-After (seconds) of a request that found
+// the database unavailable.
+const databaseRetryAfter = 5
+
+// databaseUnavailable reports whether err is the database being out of
+// reach or refusing work for now rather than a fault in the request or the
+// code: no connection could be made or one broke mid-statement, the server
+// is shutting down or starting (57P01-57P03), a connection failure (class
+// 08) or insufficient resources (class 53: too many connections, out of
+// memory or disk).
+func databaseUnavailable(err error) bool {
+	var connect *pgconn.ConnectError
+	if errors.As(err, &connect) {
+		return true
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return strings.HasPrefix(pg.Code, "08") || strings.HasPrefix(pg.Code, "53") ||
+			pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03"
+	}
+	var op *net.OpError
+	return errors.As(err, &op) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func httpErrorProblem(he *echo.HTTPError) *Problem {
