@@ -1,12 +1,6 @@
 package api
 
 import (
-	"github.com/dealdesk/dealdesk/evals"
-	"github.com/dealdesk/dealdesk/feedback"
-
-	"github.com/dealdesk/dealdesk/assistant"
-	"github.com/dealdesk/dealdesk/prompts"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,10 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
+	"github.com/dealdesk/dealdesk/assistant"
 	"github.com/dealdesk/dealdesk/auth"
+	"github.com/dealdesk/dealdesk/evals"
+	"github.com/dealdesk/dealdesk/feedback"
 	"github.com/dealdesk/dealdesk/knowledge"
+	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/providers"
 	"github.com/dealdesk/dealdesk/retrieval"
 	"github.com/dealdesk/dealdesk/store/storetest"
@@ -53,30 +52,7 @@ func newHarnessWith(t *testing.T, cfg Config, mcfg providers.Config) *harness {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.New(t)
-	svc := auth.NewService(db.Pool).CacheKeys(auth.DefaultKeyCacheTTL) // as serve runs it
-	models, err := providers.New(ctx, mcfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Migrate.EmbedDim = storetest.EmbedDim
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	kstore := knowledge.NewStore(db.Pool, models.Embedder, knowledge.StoreOptions{Logger: logger})
-	queue := knowledge.NewQueue(db.Pool, kstore, logger)
-	searcher := retrieval.NewSearcher(db.Pool, models.Embedder, retrieval.Config{})
-	registry, err := prompts.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tasks := assistant.New(db.Pool, searcher, models, registry, assistant.Config{}, logger)
-	srv, err := New(cfg, Deps{DB: db.Pool, Auth: svc, Models: models, Knowledge: kstore, Queue: queue, Searcher: searcher,
-		Assistant: tasks, Feedback: feedback.NewService(db.Pool), Logger: logger,
-		Evals: evals.NewService(evals.Deps{Assistant: tasks, Models: models, Knowledge: kstore}, db.Pool, 0, logger)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, svc, kstore := newServer(t, db.Pool, cfg, mcfg)
 	h := &harness{t: t, srv: srv, auth: svc, db: db, kstore: kstore}
 	h.tenant = must(svc.CreateTenant(ctx, "acme", "Acme"))(t)
 	h.other = must(svc.CreateTenant(ctx, "globex", "Globex"))(t)
@@ -86,6 +62,37 @@ func newHarnessWith(t *testing.T, cfg Config, mcfg providers.Config) *harness {
 	h.http = httptest.NewServer(srv.Handler())
 	t.Cleanup(h.http.Close)
 	return h
+}
+
+// newServer builds the API server over pool as serve does (key cache
+// included), with models from mcfg.
+func newServer(t *testing.T, pool *pgxpool.Pool, cfg Config, mcfg providers.Config) (*Server, *auth.Service, *knowledge.Store) {
+	t.Helper()
+	svc := auth.NewService(pool).CacheKeys(auth.DefaultKeyCacheTTL) // as serve runs it
+	models, err := providers.New(context.Background(), mcfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Migrate.EmbedDim = storetest.EmbedDim
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	kstore := knowledge.NewStore(pool, models.Embedder, knowledge.StoreOptions{Logger: logger})
+	queue := knowledge.NewQueue(pool, kstore, logger)
+	searcher := retrieval.NewSearcher(pool, models.Embedder, retrieval.Config{})
+	registry, err := prompts.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := assistant.New(pool, searcher, models, registry, assistant.Config{}, logger)
+	srv, err := New(cfg, Deps{DB: pool, Auth: svc, Models: models, Knowledge: kstore, Queue: queue, Searcher: searcher,
+		Assistant: tasks, Feedback: feedback.NewService(pool), Logger: logger,
+		Evals: evals.NewService(evals.Deps{Assistant: tasks, Models: models, Knowledge: kstore}, pool, 0, logger)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, svc, kstore
 }
 
 func must[T any](v T, err error) func(*testing.T) T {

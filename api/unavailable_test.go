@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -11,13 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/dealdesk/dealdesk/assistant"
-	"github.com/dealdesk/dealdesk/auth"
-	"github.com/dealdesk/dealdesk/feedback"
-	"github.com/dealdesk/dealdesk/knowledge"
-	"github.com/dealdesk/dealdesk/prompts"
 	"github.com/dealdesk/dealdesk/providers"
-	"github.com/dealdesk/dealdesk/retrieval"
 )
 
 // TestDatabaseDownIsUnavailable: a server whose database cannot be reached
@@ -38,24 +30,7 @@ func TestDatabaseDownIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	models, err := providers.New(ctx, providers.Config{}, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	registry, err := prompts.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kstore := knowledge.NewStore(pool, models.Embedder, knowledge.StoreOptions{Logger: logger})
-	searcher := retrieval.NewSearcher(pool, models.Embedder, retrieval.Config{})
-	srv, err := New(Config{}, Deps{DB: pool, Auth: auth.NewService(pool), Models: models, Knowledge: kstore,
-		Queue: knowledge.NewQueue(pool, kstore, logger), Searcher: searcher,
-		Assistant: assistant.New(pool, searcher, models, registry, assistant.Config{}, logger),
-		Feedback:  feedback.NewService(pool), Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, _, _ := newServer(t, pool, Config{}, providers.Config{})
 	h := &harness{t: t, srv: srv, http: httptest.NewServer(srv.Handler())}
 	t.Cleanup(h.http.Close)
 
