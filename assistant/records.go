@@ -192,10 +192,7 @@ func (s *Service) finish(ctx context.Context, c *call, failure error) error {
 		return nil
 	})
 	if failure != nil {
-		if _, err := audit.Queue(b, sc.Tenant, audit.Event{
-			Actor: sc.Actor(), ActorRole: sc.Role, Action: "generation.fail", Subject: g.ID.String(),
-			Details: map[string]any{"task": g.Task, "error": lang.TruncateTokens(errText, maxAuditErrorTokens), "request_id": c.caller.RequestID},
-		}); err != nil {
+		if _, err := audit.Queue(b, sc.Tenant, failedEvent(sc.Actor(), sc.Role, g.ID, g.Task, errText, c.caller.RequestID)); err != nil {
 			return err
 		}
 	}
@@ -205,6 +202,17 @@ func (s *Service) finish(ctx context.Context, c *call, failure error) error {
 // maxAuditErrorTokens bounds a failure's reason in its audit entry (the
 // record keeps it whole): a model's error can quote a long response.
 const maxAuditErrorTokens = 256
+
+// failedEvent is the audit entry of a call that ended without an answer,
+// generation.fail, by actor in role: its task, the reason (bounded by
+// maxAuditErrorTokens) and its request id. finish writes it for a call
+// that failed, the sweep for a call its server left running.
+func failedEvent(actor, role string, id uuid.UUID, task, reason, requestID string) audit.Event {
+	return audit.Event{
+		Actor: actor, ActorRole: role, Action: "generation.fail", Subject: id.String(),
+		Details: map[string]any{"task": task, "error": lang.TruncateTokens(reason, maxAuditErrorTokens), "request_id": requestID},
+	}
+}
 
 // sourceLabels names the sources sent to the model: label=document id.
 func sourceLabels(g *Generation) []string {

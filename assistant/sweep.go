@@ -81,10 +81,7 @@ func (s *Service) sweepTenant(ctx context.Context, tenant uuid.UUID, grace time.
 			return err
 		}
 		for _, g := range found {
-			if _, err := audit.Append(ctx, tx, tenant, audit.Event{
-				Actor: "system", ActorRole: "system", Action: "generation.fail", Subject: g.ID.String(),
-				Details: map[string]any{"task": g.Task, "error": InterruptedError, "request_id": g.RequestID},
-			}); err != nil {
+			if _, err := audit.Append(ctx, tx, tenant, failedEvent("system", "system", g.ID, g.Task, InterruptedError, g.RequestID)); err != nil {
 				return err
 			}
 		}

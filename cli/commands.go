@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -99,21 +100,14 @@ func serveCommand() boundCommand {
 			}
 			defer stop()
 		}
-		workers := make(chan struct{})
-		go func() {
-			defer close(workers)
-			queue.Run(e.ctx, max(1, cfg.IngestWorkers))
-		}()
-		// Records left running by a server that stopped mid-call are
-		// marked failed once no live call can own them.
-		sweeper := make(chan struct{})
-		go func() {
-			defer close(sweeper)
-			tasks.RunSweeper(e.ctx, assistant.DefaultSweepEvery)
-		}()
+		// Background work until e.ctx is done: the ingest workers, and the
+		// sweep that marks failed the records a server left running when
+		// it stopped mid-call.
+		var background sync.WaitGroup
+		background.Go(func() { queue.Run(e.ctx, max(1, cfg.IngestWorkers)) })
+		background.Go(func() { tasks.RunSweeper(e.ctx, assistant.DefaultSweepEvery) })
 		err = srv.Run(e.ctx)
-		<-workers // e.ctx is done: workers finish their current step and stop
-		<-sweeper
+		background.Wait() // workers finish their current step and stop
 		return err
 	}
 	return c
